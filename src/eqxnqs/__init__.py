@@ -1,0 +1,25 @@
+"""Equinox neural-network quantum states for bosons in periodic continuous space."""
+
+import jax as _jax
+
+# Physics here is computed in float64, as in NetKet (which also enables it).
+_jax.config.update("jax_enable_x64", True)
+
+from ._deepset import DeepSetMLP as DeepSetMLP
+from ._distance import sine_pair_displacements as sine_pair_displacements
+from ._flax_convert import (
+    flax_params as flax_params,
+    from_flax as from_flax,
+    load_flax_params as load_flax_params,
+    to_flax as to_flax,
+)
+from ._log_amplitude import LogAmplitude as LogAmplitude
+from ._mlp import MLP as MLP
+from ._netket_adapter import (
+    make_mcstate as make_mcstate,
+    model_from_state as model_from_state,
+    netket_log_amplitude as netket_log_amplitude,
+)
+from ._rel_distance import DeepSetRelDistance as DeepSetRelDistance
+
+__version__ = "0.1.0"

@@ -1,0 +1,85 @@
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._typing import Initializer
+
+
+class MLP(eqx.Module):
+    """A stack of dense layers with an activation after every layer but the last.
+
+    Maps one feature vector ``Float[Array, "in_size"]`` to
+    ``Float[Array, "out_size"]``. Weights are stored as ``eqx.nn.Linear``
+    layers (``weight`` of shape ``(out, in)``, the transpose of Flax's
+    ``kernel``); they are drawn with NetKet/Flax initialisers in Flax's
+    ``(in, out)`` layout so that a seeded initialisation has the same
+    distribution as NetKet's.
+    """
+
+    layers: tuple[eqx.nn.Linear, ...]
+    activation: Callable | None = eqx.field(static=True)
+    final_activation: Callable | None = eqx.field(static=True)
+
+    def __init__(
+        self,
+        in_size: int,
+        widths: Sequence[int],
+        *,
+        activation: Callable | None,
+        final_activation: Callable | None,
+        use_bias: bool,
+        kernel_init: Initializer,
+        bias_init: Initializer,
+        dtype,
+        key: PRNGKeyArray,
+    ):
+        """**Arguments:**
+
+        - `in_size`: length of the input vector.
+        - `widths`: output size of each layer, in order (at least one).
+        - `activation`: applied after every layer except the last (or `None`).
+        - `final_activation`: applied after the last layer (or `None`).
+        - `use_bias`: whether every layer has a bias.
+        - `kernel_init`, `bias_init`: `init(key, shape, dtype)` initialisers.
+        - `dtype`: parameter dtype.
+        - `key`: a JAX PRNG key.
+        """
+        sizes = (in_size, *widths)
+        layers = []
+        for layer_key, n_in, n_out in zip(
+            jax.random.split(key, len(widths)), sizes[:-1], sizes[1:]
+        ):
+            kernel_key, bias_key = jax.random.split(layer_key)
+            linear = eqx.nn.Linear(
+                n_in, n_out, use_bias=use_bias, dtype=dtype, key=kernel_key
+            )
+            kernel = kernel_init(kernel_key, (n_in, n_out), dtype)
+            linear = eqx.tree_at(lambda layer: layer.weight, linear, kernel.T)
+            if use_bias:
+                bias = bias_init(bias_key, (n_out,), dtype)
+                linear = eqx.tree_at(lambda layer: layer.bias, linear, bias)
+            layers.append(linear)
+        self.layers = tuple(layers)
+        self.activation = activation
+        self.final_activation = final_activation
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Output size of each layer."""
+        return tuple(layer.out_features for layer in self.layers)
+
+    @property
+    def use_bias(self) -> bool:
+        return self.layers[0].use_bias
+
+    def __call__(self, x: Float[Array, " in_size"]) -> Float[Array, " out_size"]:
+        for layer in self.layers[:-1]:
+            x = layer(x)
+            if self.activation is not None:
+                x = self.activation(x)
+        x = self.layers[-1](x)
+        if self.final_activation is not None:
+            x = self.final_activation(x)
+        return x

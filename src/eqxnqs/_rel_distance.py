@@ -1,0 +1,170 @@
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.nn.initializers import lecun_normal, ones, zeros
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._box import box_from_hilbert, check_box
+from ._deepset import apply_deepset
+from ._distance import sine_pair_displacements
+from ._features import phi_widths, rho_widths
+from ._mlp import MLP
+from ._pooling import resolve_pooling
+from ._typing import Initializer, RealArray, typechecked
+
+
+class DeepSetRelDistance(eqx.Module):
+    r"""DeepSets log-amplitude of N bosons in a periodic box (Pescia et al. 2022).
+
+    For one configuration ``x`` of shape ``(n_particles * dim,)`` (NetKet's
+    particle-major layout, ``x.reshape(n_particles, dim)``):
+
+    .. math::
+
+        d_{ij} = \tfrac{L}{2}\sin(\pi (x_i - x_j)/L), \quad
+        y_{ij} = (d_{ij}/L)^2, \quad
+        \log\psi(x) = \rho\Big(\mathrm{pool}_{i<j}\,\phi(y_{ij})\Big)
+                      - \tfrac12 \sum_{i<j} \frac{b}{|d_{ij}|^{k}}
+
+    where the last (Kato cusp) term is present only when ``cusp_exponent=k``
+    is set, with learnable ``b`` (the ``cusp`` field, shape ``(1,)``).
+
+    The layers are exactly those NetKet 3.23's `DeepSetRelDistance` builds
+    (its docstring says less): the hidden ``activation`` follows *every*
+    phi layer, including the last; rho's declared widths (ending in 1) are
+    each followed by ``activation`` and then by one extra 1 -> 1 layer,
+    which alone gets ``output_activation``.
+    """
+
+    phi: MLP
+    rho: MLP
+    cusp: Float[Array, "1"] | None
+    box: tuple[float, ...] = eqx.field(static=True)
+    n_particles: int = eqx.field(static=True)
+    cusp_exponent: int | None = eqx.field(static=True)
+    pooling: Callable = eqx.field(static=True)
+
+    @typechecked
+    def __init__(
+        self,
+        box: float | Sequence[float],
+        n_particles: int,
+        *,
+        layers_phi: int,
+        layers_rho: int,
+        features_phi: int | Sequence[int],
+        features_rho: int | Sequence[int],
+        cusp_exponent: int | None = None,
+        param_dtype=jnp.float64,
+        activation: Callable | None = jax.nn.gelu,
+        output_activation: Callable | None = None,
+        pooling: str | Callable = jnp.sum,
+        use_bias: bool = True,
+        kernel_init: Initializer = lecun_normal(),
+        bias_init: Initializer = zeros,
+        params_init: Initializer = ones,
+        key: PRNGKeyArray,
+    ):
+        """**Arguments:**
+
+        - `box`: side lengths ``(L_1, ..., L_D)`` of the periodic box (a
+          number for D = 1), in the same length unit as the coordinates.
+        - `n_particles`: number of particles N (at least 2).
+        - `layers_phi`, `features_phi`: number of phi layers and their widths
+          (an int repeats; a sequence must have `layers_phi` entries).
+        - `layers_rho`, `features_rho`: number of declared rho layers and
+          their widths; an int ``f`` gives ``(f, ..., f, 1)``; a sequence must
+          have `layers_rho` entries and end in 1.
+        - `cusp_exponent`: exponent k of the Kato cusp term, or `None` for no
+          cusp term (and no `cusp` parameter).
+        - `param_dtype`: dtype of every parameter (float64 by default).
+        - `activation`: hidden activation (gelu by default).
+        - `output_activation`: applied to rho's output (`None` by default).
+        - `pooling`: `jnp.sum` (default), `jnp.mean`, `"sum"`, `"mean"`, or any
+          ``f(x, axis=...)``.
+        - `use_bias`: whether every dense layer has a bias.
+        - `kernel_init`, `bias_init`, `params_init`: `init(key, shape, dtype)`
+          initialisers of the weights, biases and cusp parameter. (NetKet's
+          model ignores its `bias_init` and always uses zeros; here it is used.)
+        - `key`: a JAX PRNG key.
+        """
+        self.box = check_box(box)
+        if n_particles < 2:
+            raise ValueError(
+                f"DeepSetRelDistance needs at least 2 particles (it is built on "
+                f"pairs); got n_particles={n_particles}."
+            )
+        if cusp_exponent is not None and cusp_exponent <= 0:
+            raise ValueError(
+                f"cusp_exponent must be a positive integer or None; got {cusp_exponent}."
+            )
+        if jnp.dtype(param_dtype) == jnp.float64 and not jax.config.jax_enable_x64:
+            raise RuntimeError(
+                "param_dtype=float64 needs jax_enable_x64; call "
+                "jax.config.update('jax_enable_x64', True) before building models."
+            )
+        phi_w = phi_widths(features_phi, layers_phi)
+        # NetKet appends a 1 -> 1 readout layer after the declared rho widths.
+        rho_w = (*rho_widths(features_rho, layers_rho), 1)
+        phi_key, rho_key, cusp_key = jax.random.split(key, 3)
+        mlp_options = dict(
+            activation=activation,
+            use_bias=use_bias,
+            kernel_init=kernel_init,
+            bias_init=bias_init,
+            dtype=param_dtype,
+        )
+        dim = len(self.box)
+        self.phi = MLP(dim, phi_w, final_activation=activation, key=phi_key, **mlp_options)
+        self.rho = MLP(
+            phi_w[-1], rho_w, final_activation=output_activation, key=rho_key, **mlp_options
+        )
+        self.cusp = (
+            None if cusp_exponent is None else params_init(cusp_key, (1,), param_dtype)
+        )
+        self.n_particles = n_particles
+        self.cusp_exponent = cusp_exponent
+        self.pooling = resolve_pooling(pooling)
+
+    @classmethod
+    def from_hilbert(cls, hilbert, **kwargs) -> "DeepSetRelDistance":
+        """Build the model for a NetKet `Particle` Hilbert space in a periodic `Cell`.
+
+        Takes the box and particle number from `hilbert`; every other keyword
+        argument (including `key`) is passed to the constructor. A space that
+        is not periodic in every direction is refused.
+        """
+        box, n_particles = box_from_hilbert(hilbert)
+        return cls(box, n_particles, **kwargs)
+
+    @property
+    def dim(self) -> int:
+        """Number of spatial dimensions D."""
+        return len(self.box)
+
+    @property
+    def n_dof(self) -> int:
+        """Number of coordinates of one configuration, ``n_particles * dim``."""
+        return self.n_particles * self.dim
+
+    @typechecked
+    def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
+        """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
+        if x.shape[0] != self.n_dof:
+            raise ValueError(
+                f"DeepSetRelDistance for {self.n_particles} particles in "
+                f"{self.dim}D expects x of shape ({self.n_dof},) = "
+                f"(n_particles * dim,); got shape {tuple(x.shape)}. "
+                "Use jax.vmap (or eqxnqs.LogAmplitude) for a batch."
+            )
+        box = jnp.asarray(self.box, dtype=x.dtype)
+        displacements = sine_pair_displacements(
+            jnp.reshape(x, (self.n_particles, self.dim)), box
+        )
+        log_psi = apply_deepset(self.phi, self.rho, self.pooling, (displacements / box) ** 2)
+        if self.cusp is not None:
+            distances = jnp.linalg.norm(displacements, axis=-1)
+            log_psi = log_psi - 0.5 * jnp.sum(self.cusp[0] / distances**self.cusp_exponent)
+        return log_psi
