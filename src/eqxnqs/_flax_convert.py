@@ -60,9 +60,10 @@ def _load_dense(mlp: MLP, tree, where: str) -> MLP:
     for k, layer in enumerate(mlp.layers):
         dense = tree[f"Dense_{k}"]
         kernel = jnp.asarray(dense["kernel"])
-        if kernel.shape != layer.weight.T.shape:
+        kernel_shape = (layer.in_features, layer.out_features)
+        if kernel.shape != kernel_shape:
             raise ValueError(
-                f"{where}/Dense_{k}/kernel must have shape {layer.weight.T.shape}; "
+                f"{where}/Dense_{k}/kernel must have shape {kernel_shape}; "
                 f"got {kernel.shape}."
             )
         layer = eqx.tree_at(lambda lay: lay.weight, layer, kernel.T)
@@ -115,7 +116,9 @@ def from_flax(flax_model: nk.models.DeepSetRelDistance, variables: Mapping) -> D
         raise TypeError(
             f"expected a netket.models.DeepSetRelDistance; got {type(flax_model).__name__}."
         )
-    template = DeepSetRelDistance.from_hilbert(
+    # Shapes only: every array is replaced by NetKet's parameters below.
+    template = eqx.filter_eval_shape(
+        DeepSetRelDistance.from_hilbert,
         flax_model.hilbert,
         layers_phi=flax_model.layers_phi,
         layers_rho=flax_model.layers_rho,
