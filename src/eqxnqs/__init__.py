@@ -20,6 +20,21 @@ from ._netket_adapter import (
     model_from_state as model_from_state,
     netket_log_amplitude as netket_log_amplitude,
 )
+from ._potentials import (
+    AZIZ_EPSILON as AZIZ_EPSILON,
+    KELVIN_PER_UNIT as KELVIN_PER_UNIT,
+    R_M_ANGSTROM as R_M_ANGSTROM,
+    aziz_hfdhe2 as aziz_hfdhe2,
+    gaussian_pair as gaussian_pair,
+    minimum_image_distances as minimum_image_distances,
+)
 from ._rel_distance import DeepSetRelDistance as DeepSetRelDistance
+from ._systems import (
+    System as System,
+    gaussian_bosons as gaussian_bosons,
+    helium_1d as helium_1d,
+    pair_potential as pair_potential,
+    periodic_particles as periodic_particles,
+)
 
 __version__ = "0.1.0"
