@@ -20,6 +20,7 @@ from ._netket_adapter import (
     model_from_state as model_from_state,
     netket_log_amplitude as netket_log_amplitude,
 )
+from ._observables import pair_distribution as pair_distribution
 from ._potentials import (
     AZIZ_EPSILON as AZIZ_EPSILON,
     KELVIN_PER_UNIT as KELVIN_PER_UNIT,
@@ -29,6 +30,12 @@ from ._potentials import (
     minimum_image_distances as minimum_image_distances,
 )
 from ._rel_distance import DeepSetRelDistance as DeepSetRelDistance
+from ._run_config import RunConfig as RunConfig
+from ._serialization import (
+    hyperparameters as hyperparameters,
+    load as load,
+    save as save,
+)
 from ._systems import (
     System as System,
     gaussian_bosons as gaussian_bosons,
@@ -36,5 +43,6 @@ from ._systems import (
     pair_potential as pair_potential,
     periodic_particles as periodic_particles,
 )
+from ._vmc_run import run_vmc as run_vmc
 
 __version__ = "0.1.0"

@@ -1,0 +1,199 @@
+"""A complete VMC run: system, model, sampler, driver, checkpoints, results."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import netket as nk
+import numpy as np
+import optax
+
+from ._checkpoint import AtomicJsonLog, CheckpointCallback, read_checkpoint, write_checkpoint
+from ._netket_adapter import make_mcstate, model_from_state
+from ._observables import pair_distribution
+from ._plots import plot_energy, plot_pair_distribution
+from ._rel_distance import DeepSetRelDistance
+from ._run_config import RunConfig
+from ._serialization import _activation, save, write_atomically
+from ._systems import System, gaussian_bosons, helium_1d
+
+CONFIG_FILE = "config.json"
+LOG_FILE = "log.json"
+CHECKPOINT_FILE = "checkpoint.mpack"
+MODEL_FILE = "model.eqx"
+RESULTS_FILE = "results.json"
+
+
+class RunFolderError(ValueError):
+    """The output folder cannot be used for this run."""
+
+
+def build_system(config: RunConfig) -> System:
+    if config.system == "helium":
+        return helium_1d(config.n_particles, config.density)
+    return gaussian_bosons(
+        config.n_particles, (config.box_length,) * config.dim, v0=config.v0, sigma=config.sigma
+    )
+
+
+def _features(widths: tuple[int, ...]):
+    return widths[0] if len(widths) == 1 else widths
+
+
+def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
+    return DeepSetRelDistance.from_hilbert(
+        system.hilbert,
+        layers_phi=config.layers_phi,
+        features_phi=_features(config.features_phi),
+        layers_rho=config.layers_rho,
+        features_rho=_features(config.features_rho),
+        cusp_exponent=config.cusp_exponent,
+        activation=_activation(config.activation),
+        output_activation=_activation(config.output_activation),
+        pooling=config.pooling,
+        use_bias=config.use_bias,
+        key=jax.random.key(config.seed),
+    )
+
+
+def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
+    sampler = nk.sampler.MetropolisGaussian(
+        system.hilbert,
+        sigma=config.sampler_sigma,
+        n_chains=config.n_chains,
+        sweep_size=config.sweep_size,
+    )
+    vstate = make_mcstate(
+        sampler,
+        model,
+        n_samples=config.n_samples,
+        n_discard_per_chain=config.n_discard_per_chain,
+        chunk_size=config.chunk_size,
+        seed=config.seed,
+        sampler_seed=config.seed + 1,
+    )
+    optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](config.learning_rate)
+    if config.driver == "vmc_sr":
+        return nk.driver.VMC_SR(
+            system.hamiltonian, optimizer, diag_shift=config.diag_shift, variational_state=vstate
+        )
+    return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
+
+
+def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
+    """Refuse to mix runs: a folder holds one run, continued only with `resume`."""
+    config_path = out / CONFIG_FILE
+    if resume:
+        if not config_path.is_file():
+            raise RunFolderError(f"--resume: {out} holds no run to resume (no {CONFIG_FILE}).")
+        try:
+            previous = RunConfig.from_json_file(config_path)
+        except (ValueError, TypeError) as error:
+            raise RunFolderError(f"--resume: cannot read {config_path}: {error}") from None
+        changed = previous.differences(config)
+        if changed:
+            raise RunFolderError(
+                f"--resume: the settings differ from the run in {out} in: {', '.join(changed)}."
+            )
+    elif out.exists() and any(out.iterdir()):
+        what = "a run" if config_path.is_file() else "other files"
+        raise RunFolderError(
+            f"{out} already holds {what}; use --resume to continue it or choose another --out."
+        )
+    write_atomically(config_path, config.to_json().encode())
+
+
+def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
+            show_progress: bool = True) -> dict:
+    """Run (or resume) the VMC optimisation described by `config` in folder `out`.
+
+    Writes ``config.json``, NetKet's JSON log ``log.json``, checkpoints
+    (``checkpoint.mpack``, every ``config.checkpoint_every`` steps), the final
+    model ``model.eqx`` (`eqxnqs.load` reads it), ``results.json`` and the
+    plots ``energy.png`` and ``pair_distribution.png``. Returns the results.
+    """
+    out = Path(out)
+    prepare_folder(out, config, resume)
+
+    system = build_system(config)
+    driver = build_driver(config, system, build_model(config, system))
+    log = AtomicJsonLog(out / LOG_FILE)
+    checkpoint = out / CHECKPOINT_FILE
+    if resume and checkpoint.is_file():
+        driver, log_text, step_count = read_checkpoint(checkpoint, driver)
+        log = AtomicJsonLog.resume(out / LOG_FILE, log_text)
+        print(f"Resuming {out} at iteration {step_count}.")
+
+    remaining = config.n_iter - driver.step_count
+    if remaining > 0:
+        driver.run(
+            remaining,
+            out=log,
+            callback=CheckpointCallback(checkpoint, config.checkpoint_every, log),
+            show_progress=show_progress,
+        )
+    log.flush()
+    write_checkpoint(checkpoint, driver, log, driver.step_count)
+
+    model = model_from_state(driver.state)
+    save(out / MODEL_FILE, model)
+    results = final_results(config, system, driver.state, log)
+    write_atomically(out / RESULTS_FILE, json.dumps(results, indent=2).encode())
+    _plot(out, system, log, results)
+    return results
+
+
+def energy_per_particle(system: System, vstate) -> dict:
+    """E/N with its statistical error and the variance of the local energy."""
+    stats = vstate.expect(system.hamiltonian)
+    n = system.n_particles
+    result = {
+        "mean": float(np.real(stats.mean)) / n,
+        "error": float(stats.error_of_mean) / n,
+        "variance": float(stats.variance),
+        "r_hat": float(stats.R_hat),
+    }
+    if system.kelvin_per_unit is not None:
+        k = system.kelvin_per_unit
+        result["mean_kelvin"] = result["mean"] * k
+        result["error_kelvin"] = result["error"] * k
+    return result
+
+
+def final_results(config: RunConfig, system: System, vstate, log) -> dict:
+    energy = energy_per_particle(system, vstate)
+    samples = np.asarray(vstate.samples).reshape(-1, system.hilbert.size)
+    r, g = pair_distribution(samples, system.box, n_bins=config.g_r_bins)
+    return {
+        "system": system.name,
+        "n_particles": system.n_particles,
+        "box": list(system.box),
+        "iterations": int(len(log.data["Energy"].iters)),
+        "energy_per_particle": energy,
+        "acceptance": float(vstate.sampler_state.acceptance),
+        "pair_distribution": {"r": r.tolist(), "g": g.tolist()},
+        "units": _units(system),
+        "config": dataclasses.asdict(config),
+    }
+
+
+def _units(system: System) -> dict:
+    if system.kelvin_per_unit is None:
+        return {"length": "box units", "energy": "hbar^2/(m L0^2)"}
+    return {"length": f"r_m = {system.angstrom_per_unit} angstrom",
+            "energy": f"hbar^2/(m r_m^2) = {system.kelvin_per_unit:.6f} K"}
+
+
+def _plot(out: Path, system: System, log, results: dict) -> None:
+    energy = log.data["Energy"]
+    n = system.n_particles
+    unit = "K" if system.kelvin_per_unit is not None else "hbar^2/(m L0^2)"
+    scale = system.kelvin_per_unit if system.kelvin_per_unit is not None else 1.0
+    final = results["energy_per_particle"]["mean"] * scale
+    plot_energy(out / "energy.png", np.asarray(energy.iters),
+                np.real(np.asarray(energy["Mean"])) / n * scale,
+                np.asarray(energy["Sigma"]) / n * scale, unit=unit, reference=final)
+    pair = results["pair_distribution"]
+    plot_pair_distribution(out / "pair_distribution.png", pair["r"], pair["g"],
+                           length_unit="r_m" if system.angstrom_per_unit else "box units")
