@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import jax
+import numpy as np
 import netket as nk
 from flax import serialization
 from netket.callbacks import AbstractCallback
@@ -95,3 +96,24 @@ class CheckpointCallback(AbstractCallback):
             self.log.flush()
             write_checkpoint(self.path, driver, self.log, step + 1)
 
+
+
+class RunDivergedError(RuntimeError):
+    """The energy estimate stopped being a finite number."""
+
+
+class StopOnNonFiniteEnergy(AbstractCallback):
+    """Stop with a clear error when the energy becomes NaN or infinite."""
+
+    @property
+    def callback_order(self) -> int:
+        return 5  # before the loggers and checkpoints: nothing non-finite is saved
+
+    def on_step_end(self, step, log_data, driver):
+        energy = log_data.get("Energy")
+        if energy is not None and not np.isfinite(energy.mean):
+            raise RunDivergedError(
+                f"the energy became {energy.mean} at iteration {step}; the last "
+                "checkpoint holds the run before that. Try a smaller --learning-rate, "
+                "a larger --diag-shift, or more --n-samples / --n-discard-per-chain."
+            )

@@ -97,12 +97,13 @@ def config_from_args(args) -> RunConfig:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    from ._checkpoint import RunDivergedError
     from ._vmc_run import RunFolderError, run_vmc
 
     try:
         results = run_vmc(config_from_args(args), args.out, resume=args.resume,
                           show_progress=not args.no_progress)
-    except (ConfigError, RunFolderError, OSError) as error:
+    except (ConfigError, RunFolderError, RunDivergedError, OSError) as error:
         print(f"eqxnqs: error: {error}", file=sys.stderr)
         return 2
     energy = results["energy_per_particle"]

@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+from ._features import phi_widths, rho_widths
+
 SYSTEMS = ("helium", "gaussian")
 DRIVERS = ("vmc_sr", "vmc")
 OPTIMIZERS = ("sgd", "adam")
@@ -87,6 +89,14 @@ class RunConfig:
         require(self.optimizer in OPTIMIZERS,
                 f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
         require(self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}.")
+        for widths, layers, check in (
+            (self.features_phi, self.layers_phi, phi_widths),
+            (self.features_rho, self.layers_rho, rho_widths),
+        ):
+            try:
+                check(widths[0] if len(widths) == 1 else widths, layers)
+            except ValueError as error:
+                raise ConfigError(str(error).replace("_", "-")) from None
         require(self.n_samples >= self.n_chains,
                 f"n-samples ({self.n_samples}) must be at least n-chains ({self.n_chains}).")
 

@@ -9,7 +9,13 @@ import netket as nk
 import numpy as np
 import optax
 
-from ._checkpoint import AtomicJsonLog, CheckpointCallback, read_checkpoint, write_checkpoint
+from ._checkpoint import (
+    AtomicJsonLog,
+    CheckpointCallback,
+    StopOnNonFiniteEnergy,
+    read_checkpoint,
+    write_checkpoint,
+)
 from ._netket_adapter import make_mcstate, model_from_state
 from ._observables import pair_distribution
 from ._plots import plot_energy, plot_pair_distribution
@@ -130,7 +136,10 @@ def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
         driver.run(
             remaining,
             out=log,
-            callback=CheckpointCallback(checkpoint, config.checkpoint_every, log),
+            callback=[
+                StopOnNonFiniteEnergy(),
+                CheckpointCallback(checkpoint, config.checkpoint_every, log),
+            ],
             show_progress=show_progress,
         )
     log.flush()

@@ -1,0 +1,126 @@
+"""The command line: bad input, a whole run, and a run killed and resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import eqxnqs
+from eqxnqs._cli import main
+
+TINY = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
+        "--features-rho", "4", "1",
+        "--n-samples", "128", "--n-chains", "8", "--n-discard-per-chain", "32",
+        "--no-progress"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "helium", "--density", "-0.3"], "density must be a positive number; got -0.3"),
+        (["run", "helium", "--n-particles", "0"], "n-particles must be an integer >= 2; got 0"),
+        (["run", "argon"], "unknown system 'argon'"),
+        (["run", "helium", "--driver", "sgd"], "unknown driver 'sgd'"),
+        (["run", "gaussian", "--dim", "4"], "dim must be 1, 2 or 3; got 4"),
+        (["run", "helium", "--features-rho", "8", "8", "2"], "last entry of features-rho must be 1"),
+        (["run", "helium", "--features-phi", "8", "8", "8"], "features-phi has 3 entries"),
+        (["run", "helium", "--n-iter", "abc"], "argument --n-iter: invalid int value: 'abc'"),
+    ],
+)
+def test_bad_options_give_one_line(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) if "abc" in args else _no_raise():
+        code = main(args + ["--out", str(tmp_path / "run")])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eqxnqs: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_bad_option_in_a_real_process_prints_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "eqxnqs", "run", "helium", "--density", "0", "--out",
+         str(tmp_path / "r")], capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "eqxnqs: error: density must be a positive number; got 0.0."
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_folder_with_other_files_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["run", "helium", *TINY, "--out", str(out)]) == 2
+    assert "already holds other files" in capsys.readouterr().err
+    assert os.listdir(out) == ["notes.txt"]
+
+
+def _iters(out):
+    return json.loads((out / "log.json").read_text())["Energy"]["iters"]
+
+
+def test_run_kill_and_resume(tmp_path, capsys):
+    out = tmp_path / "he3"
+    n_iter = 300
+    command = [sys.executable, "-m", "eqxnqs", "run", "helium", *TINY, "--n-iter", str(n_iter),
+               "--checkpoint-every", "10", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 400
+        while not (out / "checkpoint.mpack").exists():
+            assert process.poll() is None, process.stdout.read().decode()
+            assert time.time() < deadline, "no checkpoint written in time"
+            time.sleep(0.2)
+        time.sleep(1.0)  # let it run past the checkpoint, then kill it hard
+        assert process.poll() is None, "the run ended before it could be killed"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGKILL
+    assert not (out / "results.json").exists()
+    assert 0 < len(_iters(out)) < n_iter
+
+    # Same folder without --resume: refused, nothing overwritten.
+    before = (out / "checkpoint.mpack").read_bytes()
+    assert main(["run", "helium", *TINY, "--n-iter", str(n_iter), "--out", str(out)]) == 2
+    assert "already holds a run; use --resume" in capsys.readouterr().err
+    assert (out / "checkpoint.mpack").read_bytes() == before
+    # --resume with other settings: refused.
+    assert main(["run", "helium", *TINY, "--seed", "7", "--n-iter", str(n_iter),
+                 "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "settings differ from the run" in err and "seed" in err
+
+    assert main(["run", "helium", *TINY, "--n-iter", str(n_iter), "--checkpoint-every", "10",
+                 "--out", str(out), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "Resuming" in printed and "E/N = " in printed and " K " in printed
+    assert _iters(out) == list(range(n_iter))  # every iteration exactly once
+    results = json.loads((out / "results.json").read_text())
+    assert results["iterations"] == n_iter
+    energy = results["energy_per_particle"]
+    assert energy["error"] > 0 and energy["mean_kelvin"] == pytest.approx(
+        energy["mean"] * eqxnqs.KELVIN_PER_UNIT)
+    for name in ("energy.png", "pair_distribution.png", "config.json"):
+        assert (out / name).stat().st_size > 0
+    model = eqxnqs.load(out / "model.eqx")
+    assert model.n_particles == 4 and model.cusp_exponent == 5
+
+    # Extending a finished run continues the same log.
+    assert main(["run", "helium", *TINY, "--n-iter", str(n_iter + 3), "--checkpoint-every", "10",
+                 "--out", str(out), "--resume"]) == 0
+    assert _iters(out) == list(range(n_iter + 3))
