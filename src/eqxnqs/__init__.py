@@ -43,6 +43,7 @@ from ._systems import (
     pair_potential as pair_potential,
     periodic_particles as periodic_particles,
 )
+from ._vmc_run import energy_per_particle as energy_per_particle
 from ._vmc_run import run_vmc as run_vmc
 
 __version__ = "0.1.0"
