@@ -7,13 +7,6 @@ import eqxnqs
 jax.config.update("jax_enable_x64", True)
 
 
-def random_configurations(key, n_samples, n_particles, box):
-    """Uniform positions in the box, shape (n_samples, n_particles * dim)."""
-    box = jnp.asarray(box)
-    x = jax.random.uniform(key, (n_samples, n_particles, box.size)) * box
-    return x.reshape(n_samples, -1)
-
-
 @pytest.fixture
 def small_model():
     return eqxnqs.DeepSetRelDistance(

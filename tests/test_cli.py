@@ -28,6 +28,7 @@ TINY = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
         (["run", "gaussian", "--dim", "4"], "dim must be 1, 2 or 3; got 4"),
         (["run", "helium", "--features-rho", "8", "8", "2"], "last entry of features-rho must be 1"),
         (["run", "helium", "--features-phi", "8", "8", "8"], "features-phi has 3 entries"),
+        (["run", "helium", "--activation", "relu6x"], "activation must name a jax.nn function"),
         (["run", "helium", "--n-iter", "abc"], "argument --n-iter: invalid int value: 'abc'"),
     ],
 )

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import netket.experimental as nkx
 import numpy as np
 import pytest
-from conftest import random_configurations
+from helpers import random_configurations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import netket as nk
 import numpy as np
 import optax
 import pytest
-from conftest import random_configurations
+from helpers import random_configurations
 
 import eqxnqs
 

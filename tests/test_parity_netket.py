@@ -7,7 +7,7 @@ import netket as nk
 import netket.experimental as nkx
 import numpy as np
 import pytest
-from conftest import random_configurations
+from helpers import random_configurations
 
 import eqxnqs
 

@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+import jax
+
 from ._features import phi_widths, rho_widths
 
 SYSTEMS = ("helium", "gaussian")
@@ -89,6 +91,12 @@ class RunConfig:
         require(self.optimizer in OPTIMIZERS,
                 f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
         require(self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}.")
+        for name in ("activation", "output_activation"):
+            value = getattr(self, name)
+            require(value is None and name == "output_activation"
+                    or isinstance(value, str) and callable(getattr(jax.nn, value, None)),
+                    f"{name.replace('_', '-')} must name a jax.nn function (e.g. gelu, tanh); "
+                    f"got {value!r}.")
         for widths, layers, check in (
             (self.features_phi, self.layers_phi, phi_widths),
             (self.features_rho, self.layers_rho, rho_widths),
