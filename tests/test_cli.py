@@ -125,3 +125,13 @@ def test_run_kill_and_resume(tmp_path, capsys):
     assert main(["run", "helium", *TINY, "--n-iter", str(n_iter + 3), "--checkpoint-every", "10",
                  "--out", str(out), "--resume"]) == 0
     assert _iters(out) == list(range(n_iter + 3))
+
+
+def test_resume_in_an_empty_folder_starts_and_repeats(tmp_path, capsys):
+    out = tmp_path / "fresh"
+    args = ["run", "helium", *TINY, "--n-iter", "3", "--out", str(out), "--resume"]
+    assert main(args) == 0
+    assert "starting one" in capsys.readouterr().out
+    assert main(args) == 0  # finished: nothing left to run, results printed again
+    assert "Resuming" in capsys.readouterr().out
+    assert _iters(out) == [0, 1, 2]

@@ -90,9 +90,11 @@ def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
 def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
     """Refuse to mix runs: a folder holds one run, continued only with `resume`."""
     config_path = out / CONFIG_FILE
-    if resume:
-        if not config_path.is_file():
-            raise RunFolderError(f"--resume: {out} holds no run to resume (no {CONFIG_FILE}).")
+    if resume and not config_path.is_file():
+        if out.exists() and any(out.iterdir()):
+            raise RunFolderError(f"--resume: {out} holds other files but no run ({CONFIG_FILE}).")
+        print(f"--resume: no run in {out} yet; starting one.")
+    elif resume:
         try:
             previous = RunConfig.from_json_file(config_path)
         except (ValueError, TypeError) as error:
