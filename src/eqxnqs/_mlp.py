@@ -76,10 +76,17 @@ class MLP(eqx.Module):
 
     def __call__(self, x: Float[Array, " in_size"]) -> Float[Array, " out_size"]:
         for layer in self.layers[:-1]:
-            x = layer(x)
+            x = _dense(layer, x)
             if self.activation is not None:
                 x = self.activation(x)
-        x = self.layers[-1](x)
+        x = _dense(self.layers[-1], x)
         if self.final_activation is not None:
             x = self.final_activation(x)
         return x
+
+
+def _dense(layer: eqx.nn.Linear, x: Float[Array, " in_size"]) -> Float[Array, " out_size"]:
+    # ``x @ W.T`` rather than Linear's ``W @ x``: under jax.vmap it becomes one
+    # (batch, in) x (in, out) product, which XLA on the CPU runs ~3x faster.
+    y = x @ layer.weight.T
+    return y if layer.bias is None else y + layer.bias
