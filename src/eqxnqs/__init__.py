@@ -13,6 +13,7 @@ from ._flax_convert import (
     load_flax_params as load_flax_params,
     to_flax as to_flax,
 )
+from ._kinetic import KineticEnergy as KineticEnergy
 from ._log_amplitude import LogAmplitude as LogAmplitude
 from ._mlp import MLP as MLP
 from ._netket_adapter import (

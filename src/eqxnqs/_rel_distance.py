@@ -12,6 +12,7 @@ from ._distance import sine_pair_displacements
 from ._features import phi_widths, rho_widths
 from ._mlp import MLP
 from ._pooling import resolve_pooling
+from ._rel_distance_derivatives import rel_distance_grad_and_hessian_diagonal
 from ._typing import Initializer, RealArray, typechecked
 
 
@@ -149,9 +150,7 @@ class DeepSetRelDistance(eqx.Module):
         """Number of coordinates of one configuration, ``n_particles * dim``."""
         return self.n_particles * self.dim
 
-    @typechecked
-    def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
-        """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
+    def _check_configuration(self, x) -> None:
         if x.shape[0] != self.n_dof:
             raise ValueError(
                 f"DeepSetRelDistance for {self.n_particles} particles in "
@@ -159,6 +158,26 @@ class DeepSetRelDistance(eqx.Module):
                 f"(n_particles * dim,); got shape {tuple(x.shape)}. "
                 "Use jax.vmap (or eqxnqs.LogAmplitude) for a batch."
             )
+
+    @typechecked
+    def grad_and_hessian_diagonal(
+        self, x: Float[RealArray, " n_dof"]
+    ) -> tuple[Float[Array, " n_dof"], Float[Array, " n_dof"]]:
+        """Exact ``d log psi / dx_k`` and ``d^2 log psi / dx_k^2`` for every coordinate k.
+
+        Both have shape ``(n_particles * dim,)``, in units of 1/length and
+        1/length^2. With sum or mean pooling this costs a few forward passes
+        (a Taylor pass through phi per pair, rho's Hessian once), growing like
+        N^2; `eqxnqs.KineticEnergy` uses it. A custom pooling falls back to
+        the full Hessian.
+        """
+        self._check_configuration(x)
+        return rel_distance_grad_and_hessian_diagonal(self, jnp.asarray(x))
+
+    @typechecked
+    def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
+        """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
+        self._check_configuration(x)
         box = jnp.asarray(self.box, dtype=x.dtype)
         displacements = sine_pair_displacements(
             jnp.reshape(x, (self.n_particles, self.dim)), box
