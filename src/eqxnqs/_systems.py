@@ -1,6 +1,7 @@
 """Ready-made NetKet Hamiltonians: 1D helium-4 and Gaussian-interacting bosons.
 
-Each is an ordinary ``KineticEnergy + PotentialEnergy`` on a periodic
+Each is an ordinary ``eqxnqs.KineticEnergy + PotentialEnergy`` (the kinetic
+term is the fast drop-in for NetKet's ``KineticEnergy``) on a periodic
 `netket.experimental.hilbert.Particle` space; build your own the same way.
 """
 
@@ -12,6 +13,7 @@ import netket as nk
 import netket.experimental as nkx
 
 from ._box import check_box
+from ._kinetic import KineticEnergy
 from ._potentials import (
     KELVIN_PER_UNIT,
     R_M_ANGSTROM,
@@ -76,7 +78,7 @@ def helium_1d(n_particles: int = 10, density: float = 0.3) -> System:
     if not density > 0 or density == float("inf"):
         raise ValueError(f"density must be a finite number > 0 (1/angstrom); got {density}.")
     hilbert = periodic_particles(n_particles, n_particles / (density * R_M_ANGSTROM))
-    hamiltonian = nk.operator.KineticEnergy(hilbert, mass=1.0) + pair_potential(
+    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
         hilbert, aziz_hfdhe2
     )
     return System("helium-1d", hilbert, hamiltonian, KELVIN_PER_UNIT, R_M_ANGSTROM)
@@ -89,7 +91,7 @@ def gaussian_bosons(
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0; got {sigma}.")
     hilbert = periodic_particles(n_particles, box)
-    hamiltonian = nk.operator.KineticEnergy(hilbert, mass=1.0) + pair_potential(
+    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
         hilbert, lambda r: gaussian_pair(r, v0, sigma)
     )
     return System("gaussian", hilbert, hamiltonian)

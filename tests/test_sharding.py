@@ -1,0 +1,49 @@
+"""NetKet's multi-device sharding, with two simulated CPU devices."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+SCRIPT = pathlib.Path(__file__).with_name("sharded_run.py")
+
+
+def _run(sharded: bool) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NETKET_EXPERIMENTAL_SHARDING", "XLA_FLAGS")}
+    if sharded:
+        env["NETKET_EXPERIMENTAL_SHARDING"] = "1"
+        env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    done = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {"single": _run(sharded=False), "sharded": _run(sharded=True)}
+
+
+def test_samples_are_sharded_over_both_devices(runs):
+    assert runs["single"]["devices"] == 1
+    assert runs["sharded"]["devices"] == 2
+    assert runs["sharded"]["sample_devices"] == 2
+    assert runs["sharded"]["finite"]
+
+
+def test_fast_kinetic_equals_netkets_on_sharded_samples(runs):
+    for run in runs.values():
+        np.testing.assert_allclose(run["energy"], run["netket_energy"], rtol=1e-10)
+
+
+def test_sharded_energy_agrees_with_single_device(runs):
+    single, sharded = runs["single"], runs["sharded"]
+    # Different Markov chains, same physics: 5 combined standard errors is a
+    # two-sided bound a correct run exceeds with probability < 1e-6.
+    bound = 5 * np.hypot(single["error"], sharded["error"])
+    assert abs(single["energy"] - sharded["energy"]) < bound, (single, sharded, bound)
