@@ -1,6 +1,7 @@
 """Atomic checkpoints of a NetKet driver and its log, and resuming from them."""
 
 import io
+import warnings
 from pathlib import Path
 
 import jax
@@ -42,7 +43,8 @@ class AtomicJsonLog(nk.logging.RuntimeLog):
             self.flush()
 
     def flush(self, variational_state=None):
-        write_atomically(self.path, self.to_text().encode())
+        if jax.process_index() == 0:
+            write_atomically(self.path, self.to_text().encode())
 
 
 def write_checkpoint(path: Path, driver, log: AtomicJsonLog, step_count: int) -> None:
@@ -92,9 +94,15 @@ class CheckpointCallback(AbstractCallback):
 
     def on_step_end(self, step, log_data, driver):
         # The step's update is applied but `driver.step_count` is not yet increased.
-        if (step + 1) % self.every == 0:
-            self.log.flush()
-            write_checkpoint(self.path, driver, self.log, step + 1)
+        if (step + 1) % self.every != 0:
+            return
+        if jax.process_count() > 1:
+            # Process 0 cannot read the samples held by other hosts. (Python
+            # shows this warning once.)
+            warnings.warn("checkpoints are not written in multi-host runs", stacklevel=2)
+            return
+        self.log.flush()
+        write_checkpoint(self.path, driver, self.log, step + 1)
 
 
 

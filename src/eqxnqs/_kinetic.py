@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import netket as nk
 import numpy as np
+from netket.jax.sharding import sharding_decorator
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
@@ -88,6 +89,15 @@ def _per_coordinate(mass, hilbert) -> np.ndarray:
     )
 
 
+def _local_values(logpsi: Callable, operator: "KineticEnergy", params, x):
+    """Local kinetic energies of the samples ``x`` (n_samples, n_dof), a few at a time."""
+    return jax.lax.map(
+        lambda xs: operator._expect_kernel_single(logpsi, params, xs),
+        x,
+        batch_size=_steps_batch(x.shape[-1]),
+    )
+
+
 class KineticEnergy(nk.operator.KineticEnergy):
     r"""Kinetic energy ``-1/2 sum_k (1/m_k) d^2/dx_k^2`` (hbar = 1), computed fast.
 
@@ -128,10 +138,13 @@ class KineticEnergy(nk.operator.KineticEnergy):
         return -0.5 * (result.laplacian + jnp.sum(result.jacobian.dense_array**2))
 
     def _expect_kernel(self, logpsi: Callable, params, x):
-        batch = _steps_batch(x.shape[-1])
-        return jax.lax.map(
-            lambda xs: self._expect_kernel_single(logpsi, params, xs), x, batch_size=batch
-        )
+        # Under NetKet's sharding each device maps over its own samples;
+        # without the decorator GSPMD would run the sequential map replicated.
+        return sharding_decorator(
+            functools.partial(_local_values, logpsi),
+            sharded_args_tree=(False, False, True),
+            pvary_args_tree=(False, True, False),
+        )(self, params, x)
 
     def __repr__(self):
         return f"eqxnqs.KineticEnergy(m={self._mass})"
