@@ -1,4 +1,6 @@
-"""A short helium VMC run, printed as JSON; test_sharding.py runs it in a subprocess.
+"""A short helium VMC run (eqxnqs sampler, kinetic energy and model), printed as JSON.
+
+test_sharding.py runs it in a subprocess.
 
 Run it with ``NETKET_EXPERIMENTAL_SHARDING=1`` and
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` for two CPU devices.
@@ -24,7 +26,7 @@ def main():
     model = eqxnqs.DeepSetRelDistance.from_hilbert(
         system.hilbert, layers_phi=2, layers_rho=2, features_phi=8, features_rho=(8, 1),
         cusp_exponent=5, key=jax.random.key(0))
-    sampler = nk.sampler.MetropolisGaussian(system.hilbert, sigma=0.1, n_chains=N_CHAINS)
+    sampler = eqxnqs.SingleParticleMetropolis(system.hilbert, sigma=0.3, n_chains=N_CHAINS)
     vs = eqxnqs.make_mcstate(sampler, model, n_samples=N_SAMPLES, n_discard_per_chain=64,
                              chunk_size=256, seed=0, sampler_seed=1)
     driver = nk.driver.VMC_SR(hamiltonian, optax.sgd(0.01), variational_state=vs,

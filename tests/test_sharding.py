@@ -50,7 +50,7 @@ def test_sharded_energy_agrees_with_single_device(runs):
 
 
 def test_same_seeds_give_the_same_chains_on_two_devices(runs):
-    # NetKet 3.23 draws every chain's random numbers from the same seed
-    # whatever the device count, so the two runs see the same samples and
+    # The sampler draws every chain's random numbers from one key whatever
+    # the device count, so the two runs see the same samples and
     # optimisation path; only the order of floating-point sums differs.
     np.testing.assert_allclose(runs["sharded"]["energy"], runs["single"]["energy"], rtol=1e-8)

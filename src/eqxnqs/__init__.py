@@ -37,6 +37,10 @@ from ._serialization import (
     load as load,
     save as save,
 )
+from ._single_particle_sampler import (
+    SingleParticleGaussianRule as SingleParticleGaussianRule,
+    SingleParticleMetropolis as SingleParticleMetropolis,
+)
 from ._systems import (
     System as System,
     gaussian_bosons as gaussian_bosons,

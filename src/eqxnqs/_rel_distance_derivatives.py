@@ -1,6 +1,6 @@
 r"""Exact gradient and Hessian diagonal of `DeepSetRelDistance`, in O(N^2).
 
-With ``u_p = x_i - x_j`` for the pair ``p = (i, j)``, ``i < j``,
+With ``u_p = x_i - x_j`` for each unordered pair ``p = {i, j}`` (taken once),
 
 .. math::
     \log\psi = \rho(s) + \sum_p C(u_p), \qquad s = c \sum_p \phi(y(u_p)),
@@ -20,7 +20,8 @@ for the coordinate ``a`` of particle ``i``
 (the dots are the cusp's own pair sums). The per-pair derivatives along the
 D axes are one Taylor pass of phi (`mlp_jet`); rho's gradient and Hessian
 are taken once at ``s``. The cost grows like ``N^2``, like a forward pass,
-where the full Hessian costs ``N^3``.
+where the full Hessian costs ``N^3``. The pair sums use a circulant layout
+(`_circulant_pairs`) so that collecting them per particle needs no scatter.
 """
 
 import jax
