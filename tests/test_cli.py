@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import eqxnqs
@@ -30,6 +31,7 @@ TINY = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
         (["run", "helium", "--features-phi", "8", "8", "8"], "features-phi has 3 entries"),
         (["run", "helium", "--activation", "relu6x"], "activation must name a jax.nn function"),
         (["run", "helium", "--n-iter", "abc"], "argument --n-iter: invalid int value: 'abc'"),
+        (["run", "helium", "--sampler", "hmc"], "unknown sampler 'hmc'"),
     ],
 )
 def test_bad_options_give_one_line(tmp_path, capsys, args, message):
@@ -135,3 +137,13 @@ def test_resume_in_an_empty_folder_starts_and_repeats(tmp_path, capsys):
     assert main(args) == 0  # finished: nothing left to run, results printed again
     assert "Resuming" in capsys.readouterr().out
     assert _iters(out) == [0, 1, 2]
+
+
+def test_single_particle_sampler_run(tmp_path, capsys):
+    out = tmp_path / "single"
+    args = ["run", "helium", *TINY, "--sampler", "single-particle", "--sampler-sigma", "0.5",
+            "--n-iter", "3", "--out", str(out)]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert 0.05 < results["acceptance"] < 0.99
+    assert np.isfinite(results["energy_per_particle"]["mean"])

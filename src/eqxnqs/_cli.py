@@ -4,7 +4,7 @@ import argparse
 import dataclasses
 import sys
 
-from ._run_config import DRIVERS, OPTIMIZERS, POOLINGS, SYSTEMS, ConfigError, RunConfig
+from ._run_config import DRIVERS, OPTIMIZERS, POOLINGS, SAMPLERS, SYSTEMS, ConfigError, RunConfig
 
 DEFAULTS = RunConfig()
 
@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "pooling", str, f"one of {POOLINGS}")
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
     group = run.add_argument_group("sampling")
-    option(group, "sampler-sigma", float, "MetropolisGaussian step size")
+    option(group, "sampler", str, f"one of {SAMPLERS}: move all particles (NetKet's "
+           "MetropolisGaussian) or one per proposal (O(N) per proposal for the DeepSet)")
+    option(group, "sampler-sigma", float, "Gaussian step size per coordinate")
     option(group, "n-chains", int, "number of Markov chains")
     option(group, "sweep-size", _optional_int, "moves per sample (default: N*D)")
     option(group, "n-samples", int, "samples per iteration")

@@ -13,6 +13,7 @@ SYSTEMS = ("helium", "gaussian")
 DRIVERS = ("vmc_sr", "vmc")
 OPTIMIZERS = ("sgd", "adam")
 POOLINGS = ("sum", "mean")
+SAMPLERS = ("gaussian", "single-particle")
 
 
 class ConfigError(ValueError):
@@ -42,7 +43,8 @@ class RunConfig:
     output_activation: str | None = None
     pooling: str = "sum"
     use_bias: bool = True
-    # sampler
+    # sampler: NetKet's all-particle Gaussian moves, or eqxnqs's single-particle ones
+    sampler: str = "gaussian"
     sampler_sigma: float = 0.05
     n_chains: int = 16
     sweep_size: int | None = None
@@ -90,6 +92,8 @@ class RunConfig:
         require(self.driver in DRIVERS, f"unknown driver {self.driver!r}; choose one of {DRIVERS}.")
         require(self.optimizer in OPTIMIZERS,
                 f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
+        require(self.sampler in SAMPLERS,
+                f"unknown sampler {self.sampler!r}; choose one of {SAMPLERS}.")
         require(self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}.")
         for name in ("activation", "output_activation"):
             value = getattr(self, name)

@@ -22,6 +22,7 @@ from ._plots import plot_energy, plot_pair_distribution
 from ._rel_distance import DeepSetRelDistance
 from ._run_config import RunConfig
 from ._serialization import _activation, save, write_atomically
+from ._single_particle_sampler import SingleParticleMetropolis
 from ._systems import System, gaussian_bosons, helium_1d
 
 CONFIG_FILE = "config.json"
@@ -64,7 +65,11 @@ def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
 
 
 def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
-    sampler = nk.sampler.MetropolisGaussian(
+    sampler_class = {
+        "gaussian": nk.sampler.MetropolisGaussian,
+        "single-particle": SingleParticleMetropolis,
+    }[config.sampler]
+    sampler = sampler_class(
         system.hilbert,
         sigma=config.sampler_sigma,
         n_chains=config.n_chains,
