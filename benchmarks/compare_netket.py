@@ -12,11 +12,15 @@ repeats after a warm-up (compilation excluded):
 - kinetic: local kinetic energies. "eqxnqs" is `eqxnqs.KineticEnergy` on our
   model, "netket" is `netket.operator.KineticEnergy` on NetKet's model; the
   extra row "kinetic (flax model)" is our operator on NetKet's Flax model;
-- sampling: one ``MCState.sample()`` (64 Metropolis chains, NetKet's
-  default sweep of ``n_dof`` moves per sample): the same sampler for both,
-  only the model differs;
+- sampling: one ``MCState.sample()`` with NetKet's `MetropolisGaussian`
+  (all particles move at once; 64 chains, NetKet's default sweep of
+  ``n_dof`` proposals per sample): the same sampler, only the model differs;
 - expect_and_grad: ``MCState.expect_and_grad`` of kinetic + pair potential;
-- VMC_SR iteration: one ``driver.run(1)``: sampling, energy, gradient, SR.
+- VMC_SR iteration: one ``driver.run(1)``: sampling, energy, gradient, SR;
+- the last two again with single-particle moves: `eqxnqs.SingleParticleMetropolis`
+  for our model (O(N) per proposal) against NetKet's `MetropolisSampler` with
+  the same `SingleParticleGaussianRule` (a forward pass per proposal) for
+  NetKet's model: the same Markov chain, sample for sample.
 
 Peak memory is XLA's own account of one compiled program (arguments, outputs
 and temporaries), for the forward, jacobian and kinetic programs. Times are
@@ -79,9 +83,21 @@ def build(n, dim, n_samples, seed=0):
     return system, model, flax_model, flax_variables, x
 
 
-def make_state(system, n_samples, model=None, flax=None):
-    sampler = nk.sampler.MetropolisGaussian(system.hilbert, sigma=0.1, n_chains=64,
-                                            sweep_size=system.hilbert.size)
+def make_state(system, n_samples, model=None, flax=None, single_particle=False):
+    """An MCState of our model (``model``) or NetKet's (``flax``), with 64 chains.
+
+    ``single_particle`` selects single-particle moves: `SingleParticleMetropolis`
+    for our model, NetKet's `MetropolisSampler` with the same rule for NetKet's
+    model; both then run the same Markov chain.
+    """
+    options = dict(n_chains=64, sweep_size=system.hilbert.size)
+    if not single_particle:
+        sampler = nk.sampler.MetropolisGaussian(system.hilbert, sigma=0.1, **options)
+    elif model is not None:
+        sampler = eqxnqs.SingleParticleMetropolis(system.hilbert, sigma=0.3, **options)
+    else:
+        sampler = nk.sampler.MetropolisSampler(
+            system.hilbert, eqxnqs.SingleParticleGaussianRule(0.3), **options)
     kwargs = dict(n_samples=n_samples, n_discard_per_chain=0, seed=0, sampler_seed=1)
     if model is not None:
         return eqxnqs.make_mcstate(sampler, model, **kwargs)
@@ -131,11 +147,23 @@ def measure(n, dim, n_samples, repeats):
     def sr_iteration(vs):
         driver = nk.driver.VMC_SR(hamiltonians[vs], optax.sgd(1e-3), variational_state=vs,
                                   diag_shift=1e-2)
+
         def iteration():
             driver.run(1, out=nk.logging.RuntimeLog(), show_progress=False)
             return vs.parameters
         return iteration
     both("VMC_SR iteration", sr_iteration, slow_repeats)
+
+    # The same, with single-particle moves (one Markov chain for both models).
+    single = [make_state(system, n_samples, model=model, single_particle=True),
+              make_state(system, n_samples, flax=(flax_model, flax_variables),
+                         single_particle=True)]
+    hamiltonians.update({single[0]: ours_kinetic + potential,
+                         single[1]: theirs_kinetic + potential})
+    rows["sampling, 1-particle moves"] = best_times(
+        [lambda vs=vs: vs.sample() for vs in single], repeats)
+    rows["VMC_SR iteration, 1-particle moves"] = best_times(
+        [sr_iteration(vs) for vs in single], slow_repeats)
 
     memory = {
         "forward": [peak_mb(forward[vs], vs.variables, x) for vs in (ours_vs, theirs_vs)],
