@@ -35,7 +35,6 @@ class Jet(NamedTuple):
     second: Float[Array, "K F"]
 
 
-@functools.lru_cache(maxsize=64)
 def is_elementwise(fn: Callable) -> bool:
     """Whether ``fn`` acts on each entry of a vector on its own (probed numerically).
 
@@ -43,6 +42,14 @@ def is_elementwise(fn: Callable) -> bool:
     ``fn`` on a vector with ``fn`` on each entry alone, so a function that
     mixes entries is caught before a wrong second derivative is computed.
     """
+    try:
+        return _probe_elementwise(fn)
+    except TypeError:  # an unhashable callable: probe without the cache
+        return _probe_elementwise.__wrapped__(fn)
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_elementwise(fn: Callable) -> bool:
     probe = np.array([-2.3, -0.7, 0.0, 0.4, 1.9])
     try:
         with jax.ensure_compile_time_eval():
@@ -83,19 +90,6 @@ def activation_jet(fn: Callable | None, jet: Jet) -> Jet:
 
     first, second = jax.vmap(along)(jet.first, jet.second)
     return Jet(fn(jet.value), first, second)
-
-
-def function_jet(fn: Callable, u: Float[Array, " D"], directions: Float[Array, "K D"]) -> Jet:
-    """The jet of any ``fn(u)`` (vector or scalar valued) along each row of `directions`."""
-
-    def along(direction):
-        def directional(v):
-            return jax.jvp(fn, (v,), (direction,))[1]
-
-        return jax.jvp(directional, (u,), (direction,))
-
-    first, second = jax.vmap(along)(directions)
-    return Jet(fn(u), first, second)
 
 
 def linear_jet(layer: eqx.nn.Linear, jet: Jet) -> Jet:
