@@ -47,20 +47,21 @@ QUICK = [((6, 1), 128), ((8, 3), 128)]
 
 
 def best_times(fns, repeats):
-    """Best wall time in ms of each ``fn()``, calls interleaved, after a warm-up call.
+    """Best wall time in ms of each ``fn()``: a warm-up call (compiles), then `repeats` calls.
 
-    Interleaving exposes every function to the same background load of a
-    shared machine; the minimum is the least disturbed run.
+    Each function is timed in its own block: interleaving them would let
+    NetKet's multi-GiB Hessians evict our (small) working set between calls.
     """
+    best = []
     for fn in fns:
         jax.block_until_ready(fn())
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, record in zip(fns, times):
+        times = []
+        for _ in range(repeats):
             start = time.perf_counter()
             jax.block_until_ready(fn())
-            record.append(time.perf_counter() - start)
-    return [1e3 * min(record) for record in times]
+            times.append(time.perf_counter() - start)
+        best.append(1e3 * min(times))
+    return best
 
 
 def peak_mb(jitted, *args):
@@ -135,9 +136,9 @@ def measure(n, dim, n_samples, repeats):
     flax_fast = kinetic_fn(theirs_vs, ours_kinetic)
     rows["kinetic (flax model)"] = [
         best_times([lambda: flax_fast(theirs_vs.variables, x)], repeats)[0], rows["kinetic"][1]]
-    check = np.max(np.abs(kinetic[ours_vs](ours_vs.variables, x)
-                          - kinetic[theirs_vs](theirs_vs.variables, x))
-                   / np.abs(kinetic[theirs_vs](theirs_vs.variables, x)))
+    ours_local = kinetic[ours_vs](ours_vs.variables, x)
+    theirs_local = kinetic[theirs_vs](theirs_vs.variables, x)
+    check = np.max(np.abs(ours_local - theirs_local) / np.abs(theirs_local))
 
     hamiltonians = {ours_vs: ours_kinetic + potential, theirs_vs: theirs_kinetic + potential}
     both("sampling", lambda vs: lambda: vs.sample())
