@@ -31,6 +31,8 @@ from netket.jax.sharding import sharding_decorator
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
+from ._netket_framework import wrapped_model
+
 # Samples per `lax.map` step: enough to vectorise, few enough that the
 # per-pair intermediates stay in cache (measured: ~2x faster than one vmap
 # over 1024 samples at N=16, D=3).
@@ -59,14 +61,11 @@ def single_sample_model(logpsi: Callable, variables) -> object | None:
     Returns `None` for anything else.
     """
     from ._flax_convert import from_flax
-    from ._log_amplitude import LogAmplitude
 
     for obj in _closure_objects(logpsi):
         if isinstance(obj, EquinoxWrapper):
-            module = obj.recompose(variables)
-            if isinstance(module, LogAmplitude):
-                module = module.model
-            return module if hasattr(module, "grad_and_hessian_diagonal") else None
+            model = wrapped_model(obj, variables)
+            return model if hasattr(model, "grad_and_hessian_diagonal") else None
         if isinstance(obj, nk.models.DeepSetRelDistance):
             return from_flax(obj, variables)
     return None

@@ -96,6 +96,16 @@ class NamedEquinoxFramework(EquinoxFramework):
         return wrapped_module.recompose(maybe_variables)
 
 
+def wrapped_model(wrapper: EquinoxWrapper, variables) -> eqx.Module:
+    """The model inside NetKet's Equinox `wrapper` holding `variables`.
+
+    For an eqxnqs state that is the single-configuration model inside its
+    `LogAmplitude`; for any other Equinox state, the module itself.
+    """
+    module = wrapper.recompose(variables)
+    return module.model if isinstance(module, LogAmplitude) else module
+
+
 def register() -> None:
     """Put the named framework ahead of NetKet's generic Equinox one (idempotent)."""
     registry = _frameworks.registered_frameworks

@@ -25,3 +25,17 @@ def pooling_name(pooling: Callable) -> str | None:
         if fn is pooling:
             return name
     return None
+
+
+def linear_pooling_weight(pooling: Callable, n_elements: int) -> float | None:
+    """``c`` with ``pooling(x, axis=0) == c * sum(x, axis=0)``, or `None` if not linear.
+
+    Sum pooling has ``c = 1`` and mean pooling ``c = 1 / n_elements``; a
+    custom pooling is not assumed linear.
+    """
+    name = pooling_name(pooling)
+    if name == "sum":
+        return 1.0
+    if name == "mean":
+        return 1.0 / n_elements
+    return None

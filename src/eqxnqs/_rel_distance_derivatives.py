@@ -30,12 +30,8 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._hessian_diagonal import grad_and_hessian_diagonal
-from ._pooling import pooling_name
+from ._pooling import linear_pooling_weight
 from ._taylor import Jet, mlp_jet
-
-#: Pooling weight ``c`` per pooling name: ``pool = c * sum``.
-_LINEAR_POOLINGS = {"sum": lambda n_pairs: 1.0, "mean": lambda n_pairs: 1.0 / n_pairs}
-
 
 def _circulant_pairs(n_particles: int) -> tuple[np.ndarray, np.ndarray]:
     """Shifts ``k`` and weights enumerating every pair as ``(i, (i + k) mod N)``.
@@ -91,11 +87,11 @@ def _per_particle(columns: Array, shifts: np.ndarray, weights: np.ndarray, sign:
 
 def rel_distance_grad_and_hessian_diagonal(model, x: Float[Array, " n_dof"]):
     """``(grad, hessian_diagonal)`` of ``model(x)``, each of shape ``(n_dof,)``."""
-    name = pooling_name(model.pooling)
-    if name not in _LINEAR_POOLINGS:
+    n, dim = model.n_particles, model.dim
+    c = linear_pooling_weight(model.pooling, n * (n - 1) // 2)
+    if c is None:
         # A custom pooling need not be linear: take the exact but costly route.
         return grad_and_hessian_diagonal(model, x)
-    n, dim = model.n_particles, model.dim
     box = jnp.asarray(model.box, dtype=x.dtype)
     positions = x.reshape(n, dim)
     shifts, weights = _circulant_pairs(n)
@@ -104,7 +100,6 @@ def rel_distance_grad_and_hessian_diagonal(model, x: Float[Array, " n_dof"]):
 
     pair_jet = jax.vmap(jax.vmap(lambda t: mlp_jet(model.phi, _sine_feature_jet(t, box))))
     jets = pair_jet(theta)
-    c = _LINEAR_POOLINGS[name](n * (n - 1) // 2)
     pooled = c * jnp.einsum("k,ikf->f", weights, jets.value)
 
     def rho(s):

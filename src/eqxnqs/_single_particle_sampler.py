@@ -21,10 +21,8 @@ import numpy as np
 from netket.sampler import MetropolisRule, MetropolisSampler
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
-from ._pooling import pooling_name
-
-_POOLING_WEIGHTS = {"sum": lambda n_pairs: 1.0, "mean": lambda n_pairs: 1.0 / n_pairs}
-
+from ._netket_framework import wrapped_model
+from ._pooling import linear_pooling_weight
 
 class SingleParticleGaussianRule(MetropolisRule):
     """Move one particle, chosen uniformly, by a Gaussian step of width `sigma` per axis.
@@ -100,22 +98,22 @@ def _all_pair_sums(model, x):
     return jnp.sum(features, axis=0), jnp.sum(cusp)
 
 
+def _pooling_weight(model):
+    return linear_pooling_weight(model.pooling, model.n_particles * (model.n_particles - 1) // 2)
+
+
 def _log_psi(model, feature_sum, cusp_sum):
-    n_pairs = model.n_particles * (model.n_particles - 1) // 2
-    weight = _POOLING_WEIGHTS[pooling_name(model.pooling)](n_pairs)
-    return model.rho(weight * feature_sum)[0] + cusp_sum
+    return model.rho(_pooling_weight(model) * feature_sum)[0] + cusp_sum
 
 
 def incremental_model(machine, parameters):
     """The DeepSet behind a sampler's ``machine``, if its moves can be updated in O(N)."""
-    from ._log_amplitude import LogAmplitude
     from ._rel_distance import DeepSetRelDistance
 
     if not isinstance(machine, EquinoxWrapper):
         return None
-    module = machine.recompose(parameters)
-    model = module.model if isinstance(module, LogAmplitude) else module
-    if isinstance(model, DeepSetRelDistance) and pooling_name(model.pooling) in _POOLING_WEIGHTS:
+    model = wrapped_model(machine, parameters)
+    if isinstance(model, DeepSetRelDistance) and _pooling_weight(model) is not None:
         return model
     return None
 
