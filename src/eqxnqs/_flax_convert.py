@@ -32,8 +32,18 @@ def _dense_params(mlp: MLP) -> dict:
     return out
 
 
+def _require_netket_layout(model: DeepSetRelDistance) -> None:
+    if model.rho_readout != "netket":
+        raise ValueError(
+            f"this model has rho_readout={model.rho_readout!r}; only rho_readout='netket' "
+            "has the layers of NetKet's Flax DeepSetRelDistance. Build the model with "
+            "rho_readout='netket' to convert it."
+        )
+
+
 def flax_params(model: DeepSetRelDistance) -> dict:
     """NetKet's Flax parameter tree (the ``"params"`` collection) of `model`."""
+    _require_netket_layout(model)
     dtype = model.rho.layers[0].weight.dtype
     cusp = model.cusp if model.cusp is not None else jnp.ones((1,), dtype)
     return {
@@ -89,6 +99,7 @@ def load_flax_params(model: DeepSetRelDistance, params: Mapping) -> DeepSetRelDi
     `params` is the ``"params"`` collection (or the whole ``variables``
     dict) of a `netket.models.DeepSetRelDistance` with the same layers.
     """
+    _require_netket_layout(model)
     if "params" in params and "deepset" not in params:
         params = params["params"]
     try:
@@ -130,6 +141,7 @@ def from_flax(flax_model: nk.models.DeepSetRelDistance, variables: Mapping) -> D
         output_activation=flax_model.output_activation,
         pooling=flax_model.pooling,
         use_bias=flax_model.use_bias,
+        rho_readout="netket",
         key=jax.random.key(0),
     )
     return load_flax_params(template, variables)
@@ -137,6 +149,7 @@ def from_flax(flax_model: nk.models.DeepSetRelDistance, variables: Mapping) -> D
 
 def to_flax(model: DeepSetRelDistance) -> tuple[nk.models.DeepSetRelDistance, dict]:
     """NetKet's Flax `DeepSetRelDistance` and ``variables`` equal to `model`."""
+    _require_netket_layout(model)
     hilbert = nkx.hilbert.Particle(
         N=model.n_particles,
         geometry=nkx.geometry.Cell(d=model.dim, L=model.box, pbc=True),
@@ -144,9 +157,9 @@ def to_flax(model: DeepSetRelDistance) -> tuple[nk.models.DeepSetRelDistance, di
     flax_model = nk.models.DeepSetRelDistance(
         hilbert=hilbert,
         layers_phi=len(model.phi.layers),
-        layers_rho=len(model.rho.layers) - 1,
+        layers_rho=model.layers_rho,
         features_phi=model.phi.widths,
-        features_rho=model.rho.widths[:-1],
+        features_rho=model.features_rho,
         cusp_exponent=model.cusp_exponent,
         param_dtype=model.rho.layers[0].weight.dtype,
         activation=model.rho.activation,

@@ -16,6 +16,9 @@ from ._rel_distance_derivatives import rel_distance_grad_and_hessian_diagonal
 from ._typing import Initializer, RealArray, typechecked
 
 
+RHO_READOUTS = ("linear", "netket")
+
+
 class DeepSetRelDistance(eqx.Module):
     r"""DeepSets log-amplitude of N bosons in a periodic box (Pescia et al. 2022).
 
@@ -32,11 +35,19 @@ class DeepSetRelDistance(eqx.Module):
     where the last (Kato cusp) term is present only when ``cusp_exponent=k``
     is set, with learnable ``b`` (the ``cusp`` field, shape ``(1,)``).
 
-    The layers are exactly those NetKet 3.23's `DeepSetRelDistance` builds
-    (its docstring says less): the hidden ``activation`` follows *every*
-    phi layer, including the last; rho's declared widths (ending in 1) are
-    each followed by ``activation`` and then by one extra 1 -> 1 layer,
-    which alone gets ``output_activation``.
+    As in NetKet 3.23's `DeepSetRelDistance`, the hidden ``activation``
+    follows *every* phi layer, including the last. rho depends on
+    ``rho_readout``:
+
+    - ``"linear"`` (default): rho is an MLP with the declared widths (ending
+      in 1), ``activation`` after every layer but the last, whose output is
+      log psi's network part (after ``output_activation``, if any).
+    - ``"netket"``: the layers NetKet builds: every declared width, the final
+      1 included, is followed by ``activation``, then one extra 1 -> 1 layer
+      alone gets ``output_activation``. Its single activated unit can die: once
+      its input is negative for every sample, gelu makes the whole network
+      part constant and VMC stalls (README, "Convergence"). Parameters convert
+      exactly to and from NetKet's Flax model only in this layout.
     """
 
     phi: MLP
@@ -46,6 +57,7 @@ class DeepSetRelDistance(eqx.Module):
     n_particles: int = eqx.field(static=True)
     cusp_exponent: int | None = eqx.field(static=True)
     pooling: Callable = eqx.field(static=True)
+    rho_readout: str = eqx.field(static=True)
 
     @typechecked
     def __init__(
@@ -66,6 +78,8 @@ class DeepSetRelDistance(eqx.Module):
         kernel_init: Initializer = lecun_normal(),
         bias_init: Initializer = zeros,
         params_init: Initializer = ones,
+        readout_init: Initializer | None = None,
+        rho_readout: str = "linear",
         key: PRNGKeyArray,
     ):
         """**Arguments:**
@@ -89,6 +103,13 @@ class DeepSetRelDistance(eqx.Module):
         - `kernel_init`, `bias_init`, `params_init`: `init(key, shape, dtype)`
           initialisers of the weights, biases and cusp parameter. (NetKet's
           model ignores its `bias_init` and always uses zeros; here it is used.)
+        - `readout_init`: initialiser of the weight of rho's last layer;
+          `None` uses `kernel_init`, as NetKet does. With
+          `jax.nn.initializers.zeros` the network part starts as a constant,
+          so log psi starts as the cusp term alone, the same for every seed
+          (the command line's default; see the README on convergence).
+        - `rho_readout`: ``"linear"`` (default) or ``"netket"``, the layout of
+          rho described above; `eqxnqs.from_flax` builds ``"netket"``.
         - `key`: a JAX PRNG key.
         """
         self.box = check_box(box)
@@ -106,9 +127,12 @@ class DeepSetRelDistance(eqx.Module):
                 "param_dtype=float64 needs jax_enable_x64; call "
                 "jax.config.update('jax_enable_x64', True) before building models."
             )
+        if rho_readout not in RHO_READOUTS:
+            raise ValueError(f"rho_readout must be one of {RHO_READOUTS}; got {rho_readout!r}.")
         phi_w = phi_widths(features_phi, layers_phi)
-        # NetKet appends a 1 -> 1 readout layer after the declared rho widths.
-        rho_w = (*rho_widths(features_rho, layers_rho), 1)
+        rho_w = rho_widths(features_rho, layers_rho)
+        if rho_readout == "netket":
+            rho_w = (*rho_w, 1)  # NetKet appends a 1 -> 1 layer after the declared widths
         phi_key, rho_key, cusp_key = jax.random.split(key, 3)
         mlp_options = dict(
             activation=activation,
@@ -122,12 +146,20 @@ class DeepSetRelDistance(eqx.Module):
         self.rho = MLP(
             phi_w[-1], rho_w, final_activation=output_activation, key=rho_key, **mlp_options
         )
+        if readout_init is not None:
+            readout = self.rho.layers[-1].weight
+            self.rho = eqx.tree_at(
+                lambda rho: rho.layers[-1].weight,
+                self.rho,
+                readout_init(jax.random.fold_in(rho_key, 1), readout.shape, param_dtype),
+            )
         self.cusp = (
             None if cusp_exponent is None else params_init(cusp_key, (1,), param_dtype)
         )
         self.n_particles = n_particles
         self.cusp_exponent = cusp_exponent
         self.pooling = resolve_pooling(pooling)
+        self.rho_readout = rho_readout
 
     @classmethod
     def from_hilbert(cls, hilbert, **kwargs) -> "DeepSetRelDistance":
@@ -139,6 +171,16 @@ class DeepSetRelDistance(eqx.Module):
         """
         box, n_particles = box_from_hilbert(hilbert)
         return cls(box, n_particles, **kwargs)
+
+    @property
+    def layers_rho(self) -> int:
+        """Number of declared rho layers (NetKet's extra 1 -> 1 layer not counted)."""
+        return len(self.rho.layers) - (self.rho_readout == "netket")
+
+    @property
+    def features_rho(self) -> tuple[int, ...]:
+        """Declared rho widths, ending in 1."""
+        return self.rho.widths[: self.layers_rho]
 
     @property
     def dim(self) -> int:

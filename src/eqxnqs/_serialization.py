@@ -55,8 +55,9 @@ def hyperparameters(model: DeepSetRelDistance) -> dict:
         "n_particles": model.n_particles,
         "layers_phi": len(model.phi.layers),
         "features_phi": list(model.phi.widths),
-        "layers_rho": len(model.rho.layers) - 1,
-        "features_rho": list(model.rho.widths[:-1]),
+        "layers_rho": model.layers_rho,
+        "features_rho": list(model.features_rho),
+        "rho_readout": model.rho_readout,
         "cusp_exponent": model.cusp_exponent,
         "param_dtype": jnp.dtype(model.rho.layers[0].weight.dtype).name,
         "activation": _activation_name(model.rho.activation, "activation"),
@@ -73,6 +74,8 @@ def from_hyperparameters(hyper: dict, *, key) -> DeepSetRelDistance:
     hyper["activation"] = _activation(hyper["activation"])
     hyper["output_activation"] = _activation(hyper["output_activation"])
     hyper["param_dtype"] = jnp.dtype(hyper["param_dtype"])
+    # Files written before rho_readout existed hold NetKet's layout.
+    hyper.setdefault("rho_readout", "netket")
     return DeepSetRelDistance(box, n_particles, **hyper, key=key)
 
 
