@@ -19,10 +19,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from netket.sampler import MetropolisRule, MetropolisSampler
+from netket.sampler.rules import GaussianRule
+from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
 from ._netket_framework import wrapped_model
 from ._pooling import linear_pooling_weight
+
+START_CHOICES = ("lattice", "uniform")
+
 
 class SingleParticleGaussianRule(MetropolisRule):
     """Move one particle, chosen uniformly, by a Gaussian step of width `sigma` per axis.
@@ -30,21 +35,88 @@ class SingleParticleGaussianRule(MetropolisRule):
     The proposal is symmetric, so Metropolis needs no correction; positions
     are wrapped back into the periodic box. Works with any NetKet
     `MetropolisSampler`; `SingleParticleMetropolis` also evaluates it fast.
+
+    `start` sets where the chains begin: ``"lattice"`` (default) puts the
+    particles on a simple-cubic lattice filling the box (a random subset of its
+    sites when N is not a perfect power), shifted as a whole by a random
+    vector and each jittered by up to a quarter of the lattice spacing per
+    axis, so no two particles start closer than half a spacing; ``"uniform"``
+    draws independent uniform positions, NetKet's default, which can put two
+    particles inside a hard core where the wavefunction underflows to zero.
     """
 
     sigma: float
+    start: str = struct.field(pytree_node=False)
 
-    def __init__(self, sigma: float = 1.0):
+    def __init__(self, sigma: float = 1.0, *, start: str = "lattice"):
         if not (np.isfinite(sigma) and sigma > 0):
             raise ValueError(f"sigma must be a positive number; got {sigma!r}.")
+        if start not in START_CHOICES:
+            raise ValueError(f"start must be one of {START_CHOICES}; got {start!r}.")
         self.sigma = sigma
+        self.start = start
+
+    def random_state(rule, sampler, machine, parameters, state, key):
+        return _start_configurations(rule.start, sampler, key)
 
     def transition(rule, sampler, machine, parameters, state, key, r):
         proposal, _, _ = _propose(rule.sigma, sampler.hilbert, key, r)
         return proposal, None
 
     def __repr__(self):
-        return f"SingleParticleGaussianRule(sigma={self.sigma})"
+        return f"SingleParticleGaussianRule(sigma={self.sigma}, start={self.start!r})"
+
+
+class LatticeStartGaussianRule(GaussianRule):
+    """NetKet's all-particle `GaussianRule`, with chains started as `start` says.
+
+    The moves are NetKet's; `start` is as in `SingleParticleGaussianRule`.
+    """
+
+    start: str = struct.field(pytree_node=False)
+
+    def __init__(self, sigma: float = 1.0, *, start: str = "lattice"):
+        if start not in START_CHOICES:
+            raise ValueError(f"start must be one of {START_CHOICES}; got {start!r}.")
+        super().__init__(sigma)
+        self.start = start
+
+    def random_state(rule, sampler, machine, parameters, state, key):
+        return _start_configurations(rule.start, sampler, key)
+
+    def __repr__(self):
+        return f"LatticeStartGaussianRule(sigma={self.sigma}, start={self.start!r})"
+
+
+def _start_configurations(start: str, sampler, key):
+    if start == "uniform":
+        return sampler.hilbert.random_state(key, size=sampler.n_batches, dtype=sampler.dtype)
+    return lattice_configurations(sampler.hilbert, key, sampler.n_batches, sampler.dtype)
+
+
+def lattice_configurations(hilbert, key, n_configurations: int, dtype=jnp.float64):
+    """Jittered lattice configurations, shape ``(n_configurations, N * D)``.
+
+    Each configuration takes N distinct sites of an ``n_side**D`` simple-cubic
+    lattice (``n_side = ceil(N ** (1/D))``) spanning the box, chosen at random,
+    moves them together by a uniform random vector, and each particle by a
+    uniform jitter of at most a quarter spacing per axis.
+    """
+    n_particles, dim, box = _geometry(hilbert)
+    n_side = int(np.ceil(n_particles ** (1.0 / dim) - 1e-9))
+    spacing = jnp.asarray(box / n_side, dtype)
+    grid = np.stack(np.meshgrid(*[np.arange(n_side)] * dim, indexing="ij"), -1).reshape(-1, dim)
+    sites = jnp.asarray(grid, dtype) * spacing
+    site_key, shift_key, jitter_key = jax.random.split(key, 3)
+    order = jax.vmap(lambda k: jax.random.permutation(k, sites.shape[0]))(
+        jax.random.split(site_key, n_configurations)
+    )[:, :n_particles]
+    shift = jax.random.uniform(shift_key, (n_configurations, 1, dim), dtype) * jnp.asarray(box, dtype)
+    jitter = jax.random.uniform(
+        jitter_key, (n_configurations, n_particles, dim), dtype, -0.25, 0.25
+    ) * spacing
+    positions = (sites[order] + shift + jitter) % jnp.asarray(box, dtype)
+    return positions.reshape(n_configurations, n_particles * dim)
 
 
 def _geometry(hilbert):
@@ -122,16 +194,17 @@ class SingleParticleMetropolis(MetropolisSampler):
     """Metropolis sampler with `SingleParticleGaussianRule`, fast for DeepSets.
 
     Same chain as ``nk.sampler.MetropolisSampler(hilbert,
-    SingleParticleGaussianRule(sigma), ...)`` with the same seeds (to
-    rounding), but for an eqxnqs `DeepSetRelDistance` each proposal costs
-    O(N) instead of a forward pass. ``sweep_size`` (proposals per sample)
-    defaults to NetKet's ``hilbert.size``; every other keyword argument is
-    `MetropolisSampler`'s.
+    SingleParticleGaussianRule(sigma, start=start), ...)`` with the same seeds
+    (to rounding), but for an eqxnqs `DeepSetRelDistance` each proposal costs
+    O(N) instead of a forward pass. Chains start on a jittered lattice by
+    default (``start="uniform"``: NetKet's uniform positions). ``sweep_size``
+    (proposals per sample) defaults to NetKet's ``hilbert.size``; every other
+    keyword argument is `MetropolisSampler`'s.
     """
 
-    def __init__(self, hilbert, sigma: float = 1.0, **kwargs):
+    def __init__(self, hilbert, sigma: float = 1.0, *, start: str = "lattice", **kwargs):
         _geometry(hilbert)
-        super().__init__(hilbert, SingleParticleGaussianRule(sigma), **kwargs)
+        super().__init__(hilbert, SingleParticleGaussianRule(sigma, start=start), **kwargs)
 
     def _sample_next(self, machine, parameters, state):
         model = incremental_model(machine, parameters)
@@ -179,6 +252,7 @@ class SingleParticleMetropolis(MetropolisSampler):
 
     def __repr__(self):
         return (
-            f"SingleParticleMetropolis(sigma={self.rule.sigma}, n_chains={self.n_chains}, "
+            f"SingleParticleMetropolis(sigma={self.rule.sigma}, start={self.rule.start!r}, "
+            f"n_chains={self.n_chains}, "
             f"sweep_size={self.sweep_size})"
         )
