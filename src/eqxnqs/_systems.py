@@ -1,4 +1,4 @@
-"""Ready-made NetKet Hamiltonians: 1D helium-4 and Gaussian-interacting bosons.
+"""Ready-made NetKet Hamiltonians: 1D helium-4, Gaussian bosons, Calogero-Sutherland.
 
 Each is an ordinary ``eqxnqs.KineticEnergy + PotentialEnergy`` (the kinetic
 term is the fast drop-in for NetKet's ``KineticEnergy``) on a periodic
@@ -6,6 +6,7 @@ term is the fast drop-in for NetKet's ``KineticEnergy``) on a periodic
 """
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 
 import jax.numpy as jnp
@@ -34,6 +35,10 @@ class System:
     kelvin_per_unit: float | None = None
     #: Multiply a length by this to get angstrom (``None``: no physical unit).
     angstrom_per_unit: float | None = None
+    #: A ground-state energy per particle to compare with, or ``None``.
+    reference_energy_per_particle: float | None = None
+    #: Where that reference comes from, and whether it is exact.
+    reference_source: str | None = None
 
     @property
     def n_particles(self) -> int:
@@ -81,7 +86,21 @@ def helium_1d(n_particles: int = 10, density: float = 0.3) -> System:
     hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
         hilbert, aziz_hfdhe2
     )
-    return System("helium-1d", hilbert, hamiltonian, KELVIN_PER_UNIT, R_M_ANGSTROM)
+    reference = HELIUM_1D_REFERENCES.get((n_particles, density))
+    return System(
+        "helium-1d", hilbert, hamiltonian, KELVIN_PER_UNIT, R_M_ANGSTROM,
+        *(reference or (None, None)),
+    )
+
+
+#: Variational references for 1D helium-4, E/N in hbar^2/(m r_m^2), keyed by (N, density).
+HELIUM_1D_REFERENCES = {
+    (10, 0.3): (
+        5.31,
+        "NetKet 3.23 Examples/Continuous/Helium.py, seed 0, converged VMC "
+        "(5.31-5.32; variational, not exact)",
+    ),
+}
 
 
 def gaussian_bosons(
@@ -94,4 +113,47 @@ def gaussian_bosons(
     hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
         hilbert, lambda r: gaussian_pair(r, v0, sigma)
     )
-    return System("gaussian", hilbert, hamiltonian)
+    reference = None
+    if (n_particles, tuple(hilbert.domain), v0) == (20, (20.0,), 2.0) and math.isclose(
+        sigma, 2**-0.5, rel_tol=1e-12
+    ):
+        reference = (
+            24.742 / 20,
+            "NetKet continuous-space tutorial (Gaussian bosons 1D, N = 20, L = 20): "
+            "E = 24.742 for the whole system",
+        )
+    return System("gaussian", hilbert, hamiltonian, None, None, *(reference or (None, None)))
+
+
+def calogero_sutherland_energy(n_particles: int, box_length: float, beta: float) -> float:
+    """Exact ground-state energy ``(pi/L)^2 beta^2 N (N^2 - 1) / 6`` (hbar = m = 1)."""
+    return (math.pi / box_length) ** 2 * beta**2 * n_particles * (n_particles**2 - 1) / 6
+
+
+def calogero_sutherland(n_particles: int, box_length: float, *, beta: float = 2.0) -> System:
+    r"""N bosons on a ring of length L with the Calogero-Sutherland interaction.
+
+    .. math::
+        H = -\tfrac12 \sum_i \partial_i^2
+            + \beta(\beta - 1) (\pi/L)^2 \sum_{i<j} \frac{1}{\sin^2(\pi x_{ij}/L)}
+
+    (hbar = m = 1). Its ground state is ``prod_{i<j} |sin(pi x_ij / L)|^beta``
+    with energy ``(pi/L)^2 beta^2 N (N^2 - 1) / 6`` exactly
+    (`calogero_sutherland_energy`); ``beta = 1`` is the free-fermion
+    (Tonks-Girardeau) point. ``beta >= 1``: for ``beta < 1`` the interaction
+    is attractive at contact and this ground state is not the bosonic one
+    that VMC would find.
+    """
+    if not (math.isfinite(beta) and beta >= 1):
+        raise ValueError(f"beta must be a finite number >= 1; got {beta}.")
+    hilbert = periodic_particles(n_particles, box_length)
+    (length,) = (float(side) for side in hilbert.domain)
+    strength = beta * (beta - 1) * (math.pi / length) ** 2
+    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
+        hilbert, lambda r: strength / jnp.sin(jnp.pi * r / length) ** 2
+    )
+    exact = calogero_sutherland_energy(n_particles, length, beta) / n_particles
+    return System(
+        "calogero-sutherland", hilbert, hamiltonian, None, None, exact,
+        "exact: (pi/L)^2 beta^2 N (N^2 - 1) / 6 (Sutherland 1971)",
+    )
