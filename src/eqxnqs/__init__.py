@@ -38,11 +38,15 @@ from ._serialization import (
     save as save,
 )
 from ._single_particle_sampler import (
+    LatticeStartGaussianRule as LatticeStartGaussianRule,
     SingleParticleGaussianRule as SingleParticleGaussianRule,
+    lattice_configurations as lattice_configurations,
     SingleParticleMetropolis as SingleParticleMetropolis,
 )
 from ._systems import (
     System as System,
+    calogero_sutherland as calogero_sutherland,
+    calogero_sutherland_energy as calogero_sutherland_energy,
     gaussian_bosons as gaussian_bosons,
     helium_1d as helium_1d,
     pair_potential as pair_potential,
@@ -50,5 +54,7 @@ from ._systems import (
 )
 from ._vmc_run import energy_per_particle as energy_per_particle
 from ._vmc_run import run_vmc as run_vmc
+from ._vmc_sr import VMC_SR as VMC_SR
+from ._vmc_sr import clip_local_energies as clip_local_energies
 
 __version__ = "0.1.0"

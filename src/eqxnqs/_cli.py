@@ -4,7 +4,18 @@ import argparse
 import dataclasses
 import sys
 
-from ._run_config import DRIVERS, OPTIMIZERS, POOLINGS, SAMPLERS, SYSTEMS, ConfigError, RunConfig
+from ._run_config import (
+    CHAIN_STARTS,
+    DRIVERS,
+    NETKET_EXAMPLE,
+    OPTIMIZERS,
+    POOLINGS,
+    SAMPLERS,
+    SYSTEMS,
+    RHO_READOUTS,
+    ConfigError,
+    RunConfig,
+)
 
 DEFAULTS = RunConfig()
 
@@ -24,6 +35,14 @@ def _cusp_exponent(text: str) -> int | str | None:
 
 def _optional_str(text: str) -> str | None:
     return None if text.lower() == "none" else text
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+#: The cusp exponent of each system when --cusp-exponent is "auto".
+AUTO_CUSP_EXPONENT = {"helium": 5, "gaussian": None, "calogero-sutherland": 1}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,23 +71,32 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "box-length", float, "gaussian: box side in every direction")
     option(group, "v0", float, "gaussian: interaction strength V0")
     option(group, "sigma", float, "gaussian: interaction range sigma")
+    option(group, "beta", float, "calogero-sutherland: exponent beta >= 1 (ring length: "
+           "--box-length)")
     group = run.add_argument_group("model")
     option(group, "layers-phi", int, "number of phi layers")
     option(group, "features-phi", int, "phi widths (one repeats)", nargs="+")
     option(group, "layers-rho", int, "number of rho layers")
     option(group, "features-rho", int, "rho widths ending in 1 (one repeats, then 1)", nargs="+")
-    option(group, "cusp-exponent", _cusp_exponent, "Kato cusp exponent, or 'none' (default: 5 for "
-           "helium, none for gaussian)")
+    group.add_argument("--cusp-exponent", type=_cusp_exponent, default="auto",
+                       help="Kato cusp exponent, 'none', or 'auto' (5 for helium, 1 for "
+                       "calogero-sutherland, none for gaussian)")
     option(group, "activation", str, "hidden activation (a jax.nn function)")
     option(group, "output-activation", _optional_str, "output activation, or 'none'")
     option(group, "pooling", str, f"one of {POOLINGS}")
+    option(group, "rho-readout", str, f"one of {RHO_READOUTS}: rho's last declared layer is "
+           "its linear output, or NetKet's layers (an activated width-1 layer, then 1 -> 1)")
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
+    group.add_argument("--random-readout", action="store_true",
+                       help="draw rho's last weight at random like NetKet (default: zero, so "
+                       "log psi starts as the cusp term alone)")
     group = run.add_argument_group("sampling")
     option(group, "sampler", str, f"one of {SAMPLERS}: move all particles (NetKet's "
            "MetropolisGaussian) or one per proposal (O(N) per proposal for the DeepSet)")
     option(group, "sampler-sigma", float, "Gaussian step size per coordinate")
     option(group, "n-chains", int, "number of Markov chains")
-    option(group, "sweep-size", _optional_int, "moves per sample (default: N*D)")
+    option(group, "sweep-size", _optional_int, "moves per sample (none: N*D)")
+    option(group, "chain-start", str, f"one of {CHAIN_STARTS}: where the chains begin")
     option(group, "n-samples", int, "samples per iteration")
     option(group, "n-discard-per-chain", int, "thermalisation samples discarded per chain")
     option(group, "chunk-size", _optional_int, "NetKet chunk size (memory bound), or 'none'")
@@ -77,23 +105,43 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "optimizer", str, f"one of {OPTIMIZERS} (optax)")
     option(group, "learning-rate", float, "optimiser learning rate")
     option(group, "diag-shift", float, "SR diagonal shift (vmc_sr)")
+    option(group, "clip-local-energy", _optional_float, "clip local energies to median +- this "
+           "many mean absolute deviations in the gradient only (vmc_sr), or 'none'")
     option(group, "n-iter", int, "total number of iterations")
     option(group, "seed", int, "seed of parameters and sampler")
     option(group, "checkpoint-every", int, "iterations between checkpoints")
     option(group, "g-r-bins", int, "bins of the pair distribution g(r)")
-    run.set_defaults(cusp_exponent="auto")
+    option(group, "final-samples", int, "fresh samples for the final energy estimate")
+    group.add_argument("--netket-example", action="store_true",
+                       help="start from the settings of NetKet's helium example (NetKet's rho "
+                       "layers, random readout, all-particle moves, sigma 0.05, 16 chains, sweep "
+                       "32, uniform start, 4096 samples, 128 discarded, no clipping); options "
+                       "given explicitly still apply")
     return parser
 
 
-def config_from_args(args) -> RunConfig:
+def config_from_args(args, argv=None) -> RunConfig:
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in vars(args).items() if k in fields}
     values["features_phi"] = tuple(values["features_phi"])
     values["features_rho"] = tuple(values["features_rho"])
     values["use_bias"] = not args.no_bias
+    values["zero_readout"] = not args.random_readout
     if values["cusp_exponent"] == "auto":
-        values["cusp_exponent"] = 5 if args.system == "helium" else None
+        values["cusp_exponent"] = AUTO_CUSP_EXPONENT.get(args.system)
+    given = _given_options(sys.argv[1:] if argv is None else argv)
+    if values["driver"] != "vmc_sr" and "clip_local_energy" not in given:
+        values["clip_local_energy"] = None  # clipping is part of the vmc_sr update only
+    if args.netket_example:
+        for name, value in NETKET_EXAMPLE.items():
+            if name not in given:
+                values[name] = value
     return RunConfig(**values)
+
+
+def _given_options(argv) -> set[str]:
+    """Names (as RunConfig fields) of the options written on the command line."""
+    return {a[2:].split("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
 
 
 def main(argv=None) -> int:
@@ -102,7 +150,7 @@ def main(argv=None) -> int:
     from ._vmc_run import RunFolderError, run_vmc
 
     try:
-        results = run_vmc(config_from_args(args), args.out, resume=args.resume,
+        results = run_vmc(config_from_args(args, argv), args.out, resume=args.resume,
                           show_progress=not args.no_progress)
     except (ConfigError, RunFolderError, RunDivergedError, OSError) as error:
         print(f"eqxnqs: error: {error}", file=sys.stderr)
@@ -111,8 +159,19 @@ def main(argv=None) -> int:
     line = f"E/N = {energy['mean']:.5f} ± {energy['error']:.5f}"
     if "mean_kelvin" in energy:
         line += f" hbar^2/(m r_m^2) = {energy['mean_kelvin']:.4f} ± {energy['error_kelvin']:.4f} K"
-    print(f"{line}   (variance {energy['variance']:.4g}, acceptance "
-          f"{results['acceptance']:.2f}, {results['iterations']} iterations) -> {args.out}")
+    print(f"{line}   (R-hat {energy['r_hat']:.3f}, variance {energy['variance']:.4g}, "
+          f"{energy['n_samples']} samples, acceptance {results['acceptance']:.2f}, "
+          f"{results['iterations']} iterations) -> {args.out}")
+    reference = results["reference"]["energy_per_particle"]
+    if reference is not None:
+        gap = results["diagnostics"]["reference_gap"]
+        print(f"  reference E/N = {reference:.5f} ({results['reference']['source']}); "
+              f"gap {100 * gap:+.2f} %")
+    for warning in results["warnings"]:
+        print(f"eqxnqs: warning: {warning}", file=sys.stderr)
+    if not results["warnings"]:
+        print("  checks passed: R-hat, finite local energies, plateau, variance"
+              + (", reference" if reference is not None else ""))
     return 0
 
 

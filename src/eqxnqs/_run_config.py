@@ -1,4 +1,11 @@
-"""The settings of a VMC run, checked, with defaults from NetKet's helium example."""
+"""The settings of a VMC run, checked.
+
+The model follows NetKet's helium example (phi (16, 16), rho (16, 16, 1),
+cusp exponent 5). The initialisation, sampler and optimiser defaults are
+eqxnqs's own, chosen with ``benchmarks/convergence.py`` so that runs converge
+for every seed (README, "Convergence"); ``RunConfig.netket_example()`` gives
+the example's settings exactly.
+"""
 
 import dataclasses
 import json
@@ -8,12 +15,22 @@ from pathlib import Path
 import jax
 
 from ._features import phi_widths, rho_widths
+from ._rel_distance import RHO_READOUTS
 
-SYSTEMS = ("helium", "gaussian")
+SYSTEMS = ("helium", "gaussian", "calogero-sutherland")
 DRIVERS = ("vmc_sr", "vmc")
 OPTIMIZERS = ("sgd", "adam")
 POOLINGS = ("sum", "mean")
 SAMPLERS = ("gaussian", "single-particle")
+CHAIN_STARTS = ("lattice", "uniform")
+
+
+#: The settings in which NetKet's Examples/Continuous/Helium.py differs from RunConfig().
+NETKET_EXAMPLE = dict(
+    rho_readout="netket", zero_readout=False, sampler="gaussian", sampler_sigma=0.05,
+    n_chains=16, sweep_size=32, chain_start="uniform", n_samples=4096,
+    n_discard_per_chain=128, clip_local_energy=None,
+)
 
 
 class ConfigError(ValueError):
@@ -29,10 +46,12 @@ class RunConfig:
     # helium-1d: linear density in 1/angstrom
     density: float = 0.3
     # gaussian bosons: box side (every direction), dimension, V0 and sigma
+    # (calogero-sutherland: box_length is the ring length, beta the exponent)
     dim: int = 1
     box_length: float = 4.0
     v0: float = 2.0
     sigma: float = 0.5
+    beta: float = 2.0
     # model (NetKet's helium example: phi (16, 16), rho (16, 16, 1), cusp 5)
     layers_phi: int = 2
     features_phi: tuple[int, ...] = (16, 16)
@@ -43,21 +62,31 @@ class RunConfig:
     output_activation: str | None = None
     pooling: str = "sum"
     use_bias: bool = True
-    # sampler: NetKet's all-particle Gaussian moves, or eqxnqs's single-particle ones
-    sampler: str = "gaussian"
-    sampler_sigma: float = 0.05
-    n_chains: int = 16
+    # "linear": rho's last declared layer is its output; "netket": NetKet's layers
+    rho_readout: str = "linear"
+    # rho's last weight starts at zero: log psi starts as the cusp term alone
+    zero_readout: bool = True
+    # sampler: eqxnqs's single-particle moves, or NetKet's all-particle Gaussian ones
+    sampler: str = "single-particle"
+    sampler_sigma: float = 0.3
+    n_chains: int = 64
     sweep_size: int | None = None
-    n_samples: int = 4096
-    n_discard_per_chain: int = 128
+    chain_start: str = "lattice"
+    n_samples: int = 2048
+    n_discard_per_chain: int = 16
     chunk_size: int | None = None
     # optimisation
     driver: str = "vmc_sr"
     optimizer: str = "sgd"
     learning_rate: float = 0.01
     diag_shift: float = 0.01
-    n_iter: int = 300
+    # local energies clipped to median +- this many mean absolute deviations,
+    # in the gradient only (None: NetKet's update)
+    clip_local_energy: float | None = 5.0
+    n_iter: int = 100
     seed: int = 0
+    # final estimate: this many fresh samples after the last iteration
+    final_samples: int = 16384
     # output
     checkpoint_every: int = 20
     g_r_bins: int = 60
@@ -77,23 +106,35 @@ class RunConfig:
         require(self.system in SYSTEMS, f"unknown system {self.system!r}; choose one of {SYSTEMS}.")
         require(isinstance(self.n_particles, int) and self.n_particles >= 2,
                 f"n-particles must be an integer >= 2; got {self.n_particles!r}.")
-        for name in ("density", "box_length", "sigma", "sampler_sigma", "learning_rate"):
+        for name in ("density", "box_length", "sigma", "sampler_sigma", "learning_rate", "v0"):
             positive(name, integer=False)
+        require(isinstance(self.beta, (int, float)) and math.isfinite(self.beta)
+                and self.beta >= 1, f"beta must be a number >= 1; got {self.beta!r}.")
+        require(self.system != "calogero-sutherland" or self.dim == 1,
+                f"calogero-sutherland is one-dimensional; got dim {self.dim}.")
         require(self.diag_shift >= 0, f"diag-shift must be >= 0; got {self.diag_shift}.")
         require(self.dim in (1, 2, 3), f"dim must be 1, 2 or 3; got {self.dim}.")
         for name in ("n_chains", "n_samples", "n_iter", "checkpoint_every", "g_r_bins",
-                     "layers_phi", "layers_rho"):
+                     "layers_phi", "layers_rho", "final_samples"):
             positive(name)
         require(self.n_discard_per_chain >= 0,
                 f"n-discard-per-chain must be >= 0; got {self.n_discard_per_chain}.")
         for name in ("sweep_size", "chunk_size", "cusp_exponent"):
             if getattr(self, name) is not None:
                 positive(name)
+        if self.clip_local_energy is not None:
+            positive("clip_local_energy", integer=False)
+        require(self.chain_start in CHAIN_STARTS,
+                f"unknown chain-start {self.chain_start!r}; choose one of {CHAIN_STARTS}.")
+        require(self.clip_local_energy is None or self.driver == "vmc_sr",
+                "clip-local-energy needs the vmc_sr driver; set it to none for vmc.")
         require(self.driver in DRIVERS, f"unknown driver {self.driver!r}; choose one of {DRIVERS}.")
         require(self.optimizer in OPTIMIZERS,
                 f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
         require(self.sampler in SAMPLERS,
                 f"unknown sampler {self.sampler!r}; choose one of {SAMPLERS}.")
+        require(self.rho_readout in RHO_READOUTS,
+                f"unknown rho-readout {self.rho_readout!r}; choose one of {RHO_READOUTS}.")
         require(self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}.")
         for name in ("activation", "output_activation"):
             value = getattr(self, name)
@@ -115,6 +156,16 @@ class RunConfig:
     @property
     def spatial_dim(self) -> int:
         return 1 if self.system == "helium" else self.dim
+
+    @classmethod
+    def netket_example(cls, **changes) -> "RunConfig":
+        """The settings of NetKet's ``Examples/Continuous/Helium.py`` (and ``changes``).
+
+        NetKet's rho layers with a random readout, all-particle Gaussian moves
+        (sigma 0.05, 16 chains, sweep 32, 128 discarded) from uniform
+        positions, 4096 samples, NetKet's SR update (`NETKET_EXAMPLE`).
+        """
+        return cls(**{**NETKET_EXAMPLE, **changes})
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

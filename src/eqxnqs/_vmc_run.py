@@ -22,8 +22,10 @@ from ._plots import plot_energy, plot_pair_distribution
 from ._rel_distance import DeepSetRelDistance
 from ._run_config import RunConfig
 from ._serialization import _activation, save, write_atomically
-from ._single_particle_sampler import SingleParticleMetropolis
-from ._systems import System, gaussian_bosons, helium_1d
+from ._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
+from ._systems import System, calogero_sutherland, gaussian_bosons, helium_1d
+from ._trust import assess_run, final_energy
+from ._vmc_sr import VMC_SR
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.json"
@@ -39,6 +41,8 @@ class RunFolderError(ValueError):
 def build_system(config: RunConfig) -> System:
     if config.system == "helium":
         return helium_1d(config.n_particles, config.density)
+    if config.system == "calogero-sutherland":
+        return calogero_sutherland(config.n_particles, config.box_length, beta=config.beta)
     return gaussian_bosons(
         config.n_particles, (config.box_length,) * config.dim, v0=config.v0, sigma=config.sigma
     )
@@ -60,21 +64,21 @@ def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
         output_activation=_activation(config.output_activation),
         pooling=config.pooling,
         use_bias=config.use_bias,
+        readout_init=jax.nn.initializers.zeros if config.zero_readout else None,
+        rho_readout=config.rho_readout,
         key=jax.random.key(config.seed),
     )
 
 
 def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
-    sampler_class = {
-        "gaussian": nk.sampler.MetropolisGaussian,
-        "single-particle": SingleParticleMetropolis,
-    }[config.sampler]
-    sampler = sampler_class(
-        system.hilbert,
-        sigma=config.sampler_sigma,
-        n_chains=config.n_chains,
-        sweep_size=config.sweep_size,
-    )
+    chains = dict(n_chains=config.n_chains, sweep_size=config.sweep_size)
+    if config.sampler == "single-particle":
+        sampler = SingleParticleMetropolis(
+            system.hilbert, sigma=config.sampler_sigma, start=config.chain_start, **chains
+        )
+    else:
+        rule = LatticeStartGaussianRule(config.sampler_sigma, start=config.chain_start)
+        sampler = nk.sampler.MetropolisSampler(system.hilbert, rule, **chains)
     vstate = make_mcstate(
         sampler,
         model,
@@ -86,8 +90,9 @@ def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
     )
     optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](config.learning_rate)
     if config.driver == "vmc_sr":
-        return nk.driver.VMC_SR(
-            system.hamiltonian, optimizer, diag_shift=config.diag_shift, variational_state=vstate
+        return VMC_SR(
+            system.hamiltonian, optimizer, diag_shift=config.diag_shift, variational_state=vstate,
+            clip_local_energy=config.clip_local_energy,
         )
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
 
@@ -118,13 +123,19 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
 
 
 def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
-            show_progress: bool = True) -> dict:
+            show_progress: bool = True, callbacks=()) -> dict:
     """Run (or resume) the VMC optimisation described by `config` in folder `out`.
 
     Writes ``config.json``, NetKet's JSON log ``log.json``, checkpoints
     (``checkpoint.mpack``, every ``config.checkpoint_every`` steps), the final
     model ``model.eqx`` (`eqxnqs.load` reads it), ``results.json`` and the
     plots ``energy.png`` and ``pair_distribution.png``. Returns the results.
+
+    The final energy comes from ``config.final_samples`` fresh samples;
+    ``results["warnings"]`` lists every failed check (R-hat, non-finite local
+    energies, plateau, variance, reference) and ``results["diagnostics"]``
+    holds the numbers behind them. `callbacks` are extra NetKet callbacks
+    (``f(step, log_data, driver) -> bool``) run at every iteration.
     """
     out = Path(out)
     prepare_folder(out, config, resume)
@@ -146,6 +157,7 @@ def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
             callback=[
                 StopOnNonFiniteEnergy(),
                 CheckpointCallback(checkpoint, config.checkpoint_every, log),
+                *callbacks,
             ],
             show_progress=show_progress,
         )
@@ -161,24 +173,35 @@ def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
 
 
 def energy_per_particle(system: System, vstate) -> dict:
-    """E/N with its statistical error and the variance of the local energy."""
+    """E/N of the current samples with its statistical error and the variance of the local energy."""
     stats = vstate.expect(system.hamiltonian)
-    n = system.n_particles
-    result = {
-        "mean": float(np.real(stats.mean)) / n,
-        "error": float(stats.error_of_mean) / n,
+    return _with_kelvin(system, {
+        "mean": float(np.real(stats.mean)) / system.n_particles,
+        "error": float(stats.error_of_mean) / system.n_particles,
         "variance": float(stats.variance),
         "r_hat": float(stats.R_hat),
-    }
+    })
+
+
+def _with_kelvin(system: System, energy: dict) -> dict:
     if system.kelvin_per_unit is not None:
-        k = system.kelvin_per_unit
-        result["mean_kelvin"] = result["mean"] * k
-        result["error_kelvin"] = result["error"] * k
-    return result
+        energy["mean_kelvin"] = energy["mean"] * system.kelvin_per_unit
+        energy["error_kelvin"] = energy["error"] * system.kelvin_per_unit
+    return energy
 
 
 def final_results(config: RunConfig, system: System, vstate, log) -> dict:
-    energy = energy_per_particle(system, vstate)
+    energy = _with_kelvin(system, final_energy(
+        system.hamiltonian, vstate, system.n_particles, config.final_samples
+    ))
+    trace = np.real(np.asarray(log.data["Energy"]["Mean"])) / system.n_particles
+    non_finite = (
+        int(np.sum(np.asarray(log.data["NonFiniteLocalEnergies"]["value"])))
+        if "NonFiniteLocalEnergies" in log.data else 0
+    )
+    diagnostics, warnings = assess_run(
+        energy, system.n_particles, trace, non_finite, system.reference_energy_per_particle
+    )
     samples = np.asarray(vstate.samples).reshape(-1, system.hilbert.size)
     r, g = pair_distribution(samples, system.box, n_bins=config.g_r_bins)
     return {
@@ -187,6 +210,12 @@ def final_results(config: RunConfig, system: System, vstate, log) -> dict:
         "box": list(system.box),
         "iterations": int(len(log.data["Energy"].iters)),
         "energy_per_particle": energy,
+        "reference": {
+            "energy_per_particle": system.reference_energy_per_particle,
+            "source": system.reference_source,
+        },
+        "diagnostics": diagnostics,
+        "warnings": warnings,
         "acceptance": float(vstate.sampler_state.acceptance),
         "pair_distribution": {"r": r.tolist(), "g": g.tolist()},
         "units": _units(system),

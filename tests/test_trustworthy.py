@@ -1,0 +1,252 @@
+"""The pieces behind trustworthy ground states: clipping, lattice starts, the
+linear readout, Calogero-Sutherland, and the checks that flag a bad run."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import optax
+import pytest
+from helpers import random_configurations
+
+import eqxnqs
+from eqxnqs._trust import assess_run, plateau
+
+HELIUM = eqxnqs.helium_1d(n_particles=4, density=0.3)
+HYPER = dict(layers_phi=2, layers_rho=2, features_phi=(8, 8), features_rho=(8, 1),
+             cusp_exponent=5)
+
+
+def _model(**overrides):
+    return eqxnqs.DeepSetRelDistance.from_hilbert(
+        HELIUM.hilbert, **{**HYPER, **overrides}, key=jax.random.key(0)
+    )
+
+
+def _vstate(model, seed=0):
+    sampler = eqxnqs.SingleParticleMetropolis(HELIUM.hilbert, sigma=0.3, n_chains=16)
+    return eqxnqs.make_mcstate(sampler, model, n_samples=256, n_discard_per_chain=8,
+                               seed=seed, sampler_seed=seed + 1)
+
+
+# --- clipping in the gradient only -------------------------------------------
+
+def test_clip_local_energies_by_median_and_mean_absolute_deviation():
+    values = jnp.array([1.0, 2.0, 3.0, 4.0, 1000.0])
+    median, deviation = 3.0, np.mean(np.abs(np.array([1, 2, 3, 4, 1000.0]) - 3.0))
+    clipped = eqxnqs.clip_local_energies(values, 0.5)
+    np.testing.assert_allclose(clipped, np.clip(values, median - 0.5 * deviation,
+                                                median + 0.5 * deviation), rtol=1e-15)
+    assert clipped[-1] < 1000.0 and clipped[0] == 1.0
+    # Non-finite values become the median of the finite ones, then everything is clipped.
+    with_inf = eqxnqs.clip_local_energies(jnp.array([1.0, 2.0, 3.0, -jnp.inf, jnp.nan]), 10.0)
+    np.testing.assert_allclose(with_inf, [1.0, 2.0, 3.0, 2.0, 2.0])
+
+
+def _run(driver_factory, n_iter=3):
+    log = nk.logging.RuntimeLog()
+    driver = driver_factory(_vstate(_model()))
+    driver.run(n_iter, out=log, show_progress=False)
+    return driver, np.real(np.asarray(log.data["Energy"]["Mean"]))
+
+
+def test_unclipped_driver_retraces_netkets_vmc_sr():
+    def ours(vs):
+        return eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+                             variational_state=vs, clip_local_energy=None)
+
+    def netkets(vs):
+        return nk.driver.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+                                variational_state=vs)
+
+    (a, ea), (b, eb) = _run(ours), _run(netkets)
+    np.testing.assert_allclose(ea, eb, rtol=1e-12)
+    for x, y in zip(jax.tree.leaves(a.state.parameters), jax.tree.leaves(b.state.parameters)):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-14)
+
+
+def test_clipping_changes_the_update_but_never_the_reported_energy():
+    vs = _vstate(_model())
+    clipped = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+                            variational_state=vs, clip_local_energy=1.0)
+    loss, update = clipped.compute_loss_and_update()
+    raw = np.asarray(vs.local_estimators(HELIUM.hamiltonian).data)
+    assert float(np.real(loss.mean)) == pytest.approx(np.mean(raw), rel=1e-12)
+    assert float(loss.variance) == pytest.approx(np.var(raw), rel=1e-10)
+    plain = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+                          variational_state=vs, clip_local_energy=None)
+    _, unclipped_update = plain.compute_loss_and_update()
+    difference = max(float(jnp.max(jnp.abs(u - v))) for u, v in
+                     zip(jax.tree.leaves(update), jax.tree.leaves(unclipped_update)))
+    assert difference > 1e-6  # width 1 clips this spread of local energies
+
+
+def test_clipping_driver_logs_non_finite_local_energies():
+    driver, energies = _run(lambda vs: eqxnqs.VMC_SR(
+        HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01, variational_state=vs), n_iter=2)
+    assert np.all(np.isfinite(energies))
+    log = nk.logging.RuntimeLog()
+    driver.run(1, out=log, show_progress=False)
+    assert np.asarray(log.data["NonFiniteLocalEnergies"]["value"]).tolist() == [0]
+
+
+@pytest.mark.parametrize("width", [0.0, -1.0, float("nan"), float("inf")])
+def test_clip_width_is_validated(width):
+    with pytest.raises(ValueError, match="clip_local_energy must be a positive number"):
+        eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+                      variational_state=_vstate(_model()), clip_local_energy=width)
+
+
+# --- chain starts --------------------------------------------------------------
+
+@pytest.mark.parametrize("n, box", [(10, (11.2,)), (8, (4.0, 5.0)), (5, (3.0, 3.0, 3.0))])
+def test_lattice_start_keeps_particles_half_a_spacing_apart(n, box):
+    hilbert = eqxnqs.periodic_particles(n, box)
+    x = eqxnqs.lattice_configurations(hilbert, jax.random.key(0), 200)
+    assert x.shape == (200, n * len(box))
+    positions = np.asarray(x).reshape(200, n, len(box))
+    assert np.all((positions >= 0) & (positions < np.asarray(box)))
+    n_side = math.ceil(n ** (1 / len(box)) - 1e-9)
+    spacing = np.asarray(box) / n_side
+    distances = jax.vmap(eqxnqs.minimum_image_distances, in_axes=(0, None))(
+        jnp.asarray(positions), jnp.asarray(box))
+    assert float(jnp.min(distances)) >= 0.5 * float(np.min(spacing)) - 1e-12
+    # Random: the configurations differ from one another.
+    assert np.unique(np.round(positions[:, 0, 0], 6)).size > 100
+
+
+def test_samplers_start_on_the_lattice_or_uniformly():
+    model = _model()
+    lattice = eqxnqs.make_mcstate(
+        eqxnqs.SingleParticleMetropolis(HELIUM.hilbert, sigma=0.3, n_chains=64), model,
+        n_samples=64)
+    box = HELIUM.box[0]
+    start = np.asarray(lattice.sampler_state.σ).reshape(64, 4, 1)
+    gaps = jax.vmap(eqxnqs.minimum_image_distances, in_axes=(0, None))(
+        jnp.asarray(start), jnp.asarray([box]))
+    assert float(jnp.min(gaps)) >= box / 8 - 1e-12
+    uniform_rule = eqxnqs.LatticeStartGaussianRule(0.1, start="uniform")
+    uniform = nk.sampler.MetropolisSampler(HELIUM.hilbert, uniform_rule, n_chains=64)
+    netket = nk.sampler.MetropolisGaussian(HELIUM.hilbert, sigma=0.1, n_chains=64)
+    apply_fun, variables = eqxnqs.netket_log_amplitude(model)
+    key = jax.random.key(3)
+    np.testing.assert_array_equal(
+        uniform.init_state(apply_fun, variables, seed=key).σ,
+        netket.init_state(apply_fun, variables, seed=key).σ,
+    )
+    with pytest.raises(ValueError, match="start must be one of"):
+        eqxnqs.SingleParticleGaussianRule(0.3, start="grid")
+
+
+# --- rho's readout ---------------------------------------------------------------
+
+def test_linear_readout_is_a_plain_mlp_on_the_pooled_features():
+    model = _model()
+    x = random_configurations(jax.random.key(1), 1, 4, HELIUM.box)[0]
+    box = HELIUM.box[0]
+    positions = x.reshape(4, 1)
+    i, j = np.triu_indices(4, 1)
+    d = box / 2 * jnp.sin(jnp.pi * (positions[i] - positions[j]) / box)
+    features = jax.vmap(model.phi)((d / box) ** 2).sum(0)
+    (w1, b1), (w2, b2) = [(layer.weight, layer.bias) for layer in model.rho.layers]
+    network = (w2 @ jax.nn.gelu(w1 @ features + b1) + b2)[0]
+    cusp = -0.5 * model.cusp[0] * jnp.sum(1 / jnp.abs(d) ** 5)
+    assert model.rho.widths == (8, 1)
+    np.testing.assert_allclose(model(x), network + cusp, rtol=1e-12)
+
+
+def test_zero_readout_starts_from_the_cusp_term_alone():
+    model = _model(readout_init=jax.nn.initializers.zeros)
+    netket_layout = _model(readout_init=jax.nn.initializers.zeros, rho_readout="netket")
+    x = random_configurations(jax.random.key(2), 32, 4, HELIUM.box)
+    for m in (model, netket_layout):
+        assert float(jnp.max(jnp.abs(m.rho.layers[-1].weight))) == 0.0
+        without_cusp = eqx.tree_at(lambda m: m.cusp, m, jnp.zeros(1))
+        values = jax.vmap(without_cusp)(x)
+        np.testing.assert_allclose(values, values[0], rtol=0, atol=0)
+    # The other layers are still drawn at random.
+    assert float(jnp.std(model.rho.layers[0].weight)) > 0.1
+
+
+def test_rho_readout_is_validated_and_saved(tmp_path):
+    with pytest.raises(ValueError, match="rho_readout must be one of"):
+        _model(rho_readout="relu")
+    for readout in ("linear", "netket"):
+        model = _model(rho_readout=readout)
+        eqxnqs.save(tmp_path / f"{readout}.eqx", model)
+        loaded = eqxnqs.load(tmp_path / f"{readout}.eqx")
+        assert loaded.rho_readout == readout and loaded.rho.widths == model.rho.widths
+        assert eqxnqs.hyperparameters(loaded)["rho_readout"] == readout
+
+
+# --- Calogero-Sutherland ---------------------------------------------------------
+
+def _local_energies(hamiltonian, log_psi, beta, x):
+    kernel = jax.jit(hamiltonian._expect_kernel, static_argnums=0)
+    return np.asarray(kernel(log_psi, {"params": {"beta": jnp.asarray(beta)}}, x))
+
+
+@pytest.mark.parametrize("n, length, beta", [(4, 5.0, 2.0), (5, 3.0, 1.5), (3, 7.0, 3.0)])
+def test_calogero_sutherland_ground_state_has_zero_variance(n, length, beta):
+    """Local energy of prod |sin|^beta equals the exact E0 at every configuration."""
+    system = eqxnqs.calogero_sutherland(n, length, beta=beta)
+    i, j = np.triu_indices(n, 1)
+
+    def log_psi(variables, x):
+        sines = jnp.sin(jnp.pi * (x[..., i] - x[..., j]) / length)
+        return variables["params"]["beta"] * jnp.sum(jnp.log(jnp.abs(sines)), axis=-1)
+
+    x = random_configurations(jax.random.key(0), 64, n, (length,))
+    exact = eqxnqs.calogero_sutherland_energy(n, length, beta)
+    np.testing.assert_allclose(_local_energies(system.hamiltonian, log_psi, beta, x), exact,
+                               rtol=1e-9)
+    assert system.reference_energy_per_particle == pytest.approx(exact / n, rel=1e-15)
+    # Another exponent is not an eigenstate: its local energy varies.
+    wrong = _local_energies(system.hamiltonian, log_psi, beta + 0.3, x)
+    assert float(np.std(wrong)) > 1e-3 * abs(exact)
+
+
+def test_calogero_sutherland_validation_and_energy_formula():
+    # beta = 1: free fermions on a ring, sum of the N lowest k^2/2 (N odd).
+    n, length = 5, 4.0
+    momenta = 2 * np.pi * np.arange(-(n // 2), n // 2 + 1) / length
+    assert eqxnqs.calogero_sutherland_energy(n, length, 1.0) == pytest.approx(
+        np.sum(momenta**2) / 2, rel=1e-14)
+    with pytest.raises(ValueError, match="beta must be a finite number >= 1"):
+        eqxnqs.calogero_sutherland(4, 5.0, beta=0.5)
+
+
+# --- the checks on a run ----------------------------------------------------------
+
+GOOD = {"mean": 5.32, "error": 0.01, "variance": 20.0, "r_hat": 1.01,
+        "non_finite_local_energies": 0}
+FLAT = 5.32 + 0.01 * np.sin(np.arange(100))
+
+
+def test_a_good_run_passes_every_check():
+    diagnostics, warnings = assess_run(GOOD, 10, FLAT, 0, 5.31)
+    assert warnings == [] and diagnostics["trusted"]
+    assert diagnostics["reference_gap"] == pytest.approx(0.01 / 5.31)
+
+
+@pytest.mark.parametrize("change, trace, reference, message", [
+    ({"r_hat": 1.2}, FLAT, None, "R-hat = 1.200 > 1.05"),
+    ({"non_finite_local_energies": 3}, FLAT, None, "3 local energies were not finite"),
+    ({}, np.linspace(7.0, 5.32, 100), None, "has not plateaued"),
+    ({"variance": 1e5}, FLAT, None, "varies a lot"),
+    ({}, FLAT, 5.5, "below the reference"),
+    ({"mean": 6.55}, FLAT, 5.31, "23.35 % above the reference"),
+    ({"mean": float("nan")}, FLAT, None, "not finite"),
+])
+def test_each_failed_check_is_a_warning(change, trace, reference, message):
+    diagnostics, warnings = assess_run({**GOOD, **change}, 10, trace, 0, reference)
+    assert any(message in w for w in warnings), warnings
+    assert not diagnostics["trusted"]
+
+
+def test_plateau_needs_two_windows():
+    assert plateau(np.ones(9)) == {"checked": False, "window": 5}
+    assert plateau(np.ones(40))["ok"]
