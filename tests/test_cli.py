@@ -147,3 +147,58 @@ def test_single_particle_sampler_run(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert 0.05 < results["acceptance"] < 0.99
     assert np.isfinite(results["energy_per_particle"]["mean"])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "helium", "--chain-start", "grid"], "unknown chain-start 'grid'"),
+        (["run", "helium", "--rho-readout", "relu"], "unknown rho-readout 'relu'"),
+        (["run", "helium", "--clip-local-energy", "0"], "clip-local-energy must be a positive"),
+        (["run", "calogero-sutherland", "--beta", "0.5"], "beta must be a number >= 1"),
+        (["run", "calogero-sutherland", "--dim", "2"], "calogero-sutherland is one-dimensional"),
+        (["run", "helium", "--driver", "vmc", "--clip-local-energy", "5"],
+         "clip-local-energy needs the vmc_sr driver"),
+    ],
+)
+def test_bad_stability_options_give_one_line(tmp_path, capsys, args, message):
+    assert main(args + ["--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eqxnqs: error: ") and message in err and err.count("\n") == 1
+
+
+def test_netket_example_preset_and_explicit_options():
+    from eqxnqs._cli import _parser, config_from_args
+
+    argv = ["run", "helium", "--netket-example", "--n-chains", "32", "--out", "x"]
+    config = config_from_args(_parser().parse_args(argv), argv)
+    assert config == eqxnqs.RunConfig.netket_example(n_chains=32)
+    assert (config.sampler, config.rho_readout, config.clip_local_energy) == (
+        "gaussian", "netket", None)
+    argv = ["run", "helium", "--driver", "vmc", "--out", "x"]
+    assert config_from_args(_parser().parse_args(argv), argv).clip_local_energy is None
+    argv = ["run", "calogero-sutherland", "--out", "x"]
+    assert config_from_args(_parser().parse_args(argv), argv).cusp_exponent == 1
+
+
+def test_calogero_sutherland_run_reports_reference_and_checks(tmp_path, capsys):
+    out = tmp_path / "cs"
+    assert main(["run", "calogero-sutherland", "--n-particles", "4", "--box-length", "4",
+                 "--features-phi", "4", "--layers-rho", "2", "--features-rho", "4", "1",
+                 "--n-samples", "256", "--n-iter", "12", "--final-samples", "1024",
+                 "--no-progress", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "reference E/N = " in captured.out and "exact" in captured.out
+    results = json.loads((out / "results.json").read_text())
+    exact = eqxnqs.calogero_sutherland_energy(4, 4.0, 2.0) / 4
+    assert results["reference"]["energy_per_particle"] == pytest.approx(exact, rel=1e-14)
+    energy = results["energy_per_particle"]
+    assert energy["n_samples"] == 1024 and energy["non_finite_local_energies"] == 0
+    # Variational: never below the exact energy (beyond 3 errors).
+    assert energy["mean"] > exact - 3 * energy["error"]
+    diagnostics = results["diagnostics"]
+    assert diagnostics["reference_gap"] == pytest.approx((energy["mean"] - exact) / exact)
+    # 12 iterations have not plateaued: the run says so.
+    assert diagnostics["trusted"] is (results["warnings"] == [])
+    for warning in results["warnings"]:
+        assert f"eqxnqs: warning: {warning}" in captured.err
