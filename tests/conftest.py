@@ -17,6 +17,7 @@ def small_model():
         features_phi=(8, 6),
         features_rho=(5, 4, 1),
         cusp_exponent=5,
-        rho_readout="netket",  # NetKet's layers: the converters' fixture
+        rho_readout="netket",  # NetKet's layers and cusp parameter: the converters' fixture
+        positive_cusp=False,
         key=jax.random.key(0),
     )

@@ -159,6 +159,7 @@ def test_single_particle_sampler_run(tmp_path, capsys):
         (["run", "calogero-sutherland", "--dim", "2"], "calogero-sutherland is one-dimensional"),
         (["run", "helium", "--driver", "vmc", "--clip-local-energy", "5"],
          "clip-local-energy needs the vmc_sr driver"),
+        (["run", "helium", "--max-norm", "-1"], "max-norm must be a positive number"),
     ],
 )
 def test_bad_stability_options_give_one_line(tmp_path, capsys, args, message):
@@ -173,10 +174,11 @@ def test_netket_example_preset_and_explicit_options():
     argv = ["run", "helium", "--netket-example", "--n-chains", "32", "--out", "x"]
     config = config_from_args(_parser().parse_args(argv), argv)
     assert config == eqxnqs.RunConfig.netket_example(n_chains=32)
-    assert (config.sampler, config.rho_readout, config.clip_local_energy) == (
-        "gaussian", "netket", None)
+    assert (config.sampler, config.rho_readout, config.clip_local_energy, config.max_norm,
+            config.positive_cusp) == ("gaussian", "netket", None, None, False)
     argv = ["run", "helium", "--driver", "vmc", "--out", "x"]
-    assert config_from_args(_parser().parse_args(argv), argv).clip_local_energy is None
+    config = config_from_args(_parser().parse_args(argv), argv)
+    assert (config.clip_local_energy, config.max_norm) == (None, None)
     argv = ["run", "calogero-sutherland", "--out", "x"]
     assert config_from_args(_parser().parse_args(argv), argv).cusp_exponent == 1
 

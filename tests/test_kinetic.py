@@ -46,7 +46,7 @@ CASES = {
     "2d N=3 no bias, cusp 3": ((3.0, 4.0), 3, {"use_bias": False, "cusp_exponent": 3}),
     "2d N=4 mixing activation": ((3.0, 4.0), 4, {"activation": _mixing_activation}),
     "2d N=4 custom pooling": ((3.0, 4.0), 4, {"pooling": lambda y, axis: jnp.sum(y**2, axis=axis)}),
-    "2d N=4 netket readout": ((3.0, 4.0), 4, {"rho_readout": "netket"}),
+    "2d N=4 netket readout": ((3.0, 4.0), 4, {"rho_readout": "netket", "positive_cusp": False}),
 }
 
 
@@ -96,7 +96,8 @@ def _gaussian(params, x):
 
 def _states():
     model = _build(BOX, 4)  # rho_readout="linear", the default
-    flax_model, flax_variables = eqxnqs.to_flax(_build(BOX, 4, rho_readout="netket"))
+    flax_model, flax_variables = eqxnqs.to_flax(
+        _build(BOX, 4, rho_readout="netket", positive_cusp=False))
     return {
         "eqxnqs": eqxnqs.make_mcstate(_sampler(), model, n_samples=64),
         "netket flax": nk.vqs.MCState(_sampler(), flax_model, variables=flax_variables,

@@ -108,26 +108,28 @@ def test_netket_builds_an_extra_rho_readout_layer():
     assert sorted(rho) == ["Dense_0", "Dense_1", "Dense_2", "Dense_3"]
     assert rho["Dense_3"]["kernel"].shape == (1, 1)
     ours = eqxnqs.DeepSetRelDistance((7.0,), 5, layers_phi=2, layers_rho=3, features_phi=16,
-                                     features_rho=16, rho_readout="netket", key=jax.random.key(0))
+                                     features_rho=16, rho_readout="netket", positive_cusp=False,
+                                     key=jax.random.key(0))
     assert ours.rho.widths == (16, 16, 1, 1)
     assert (ours.layers_rho, ours.features_rho) == (3, (16, 16, 1))
     linear = eqxnqs.DeepSetRelDistance((7.0,), 5, layers_phi=2, layers_rho=3, features_phi=16,
                                        features_rho=16, key=jax.random.key(0))
     assert linear.rho.widths == (16, 16, 1)
     assert (linear.layers_rho, linear.features_rho) == (3, (16, 16, 1))
-    with pytest.raises(ValueError, match="rho_readout='netket'"):
+    with pytest.raises(ValueError, match="rho_readout='netket', positive_cusp=False"):
         eqxnqs.to_flax(linear)
 
 
 def test_initialisation_has_netket_distribution():
     """Seeded lecun-normal kernels: same per-layer variance as Flax (in = fan-in)."""
     model = eqxnqs.DeepSetRelDistance((5.0,), 3, layers_phi=1, layers_rho=1, features_phi=400,
-                                      features_rho=1, key=jax.random.key(1))
+                                      features_rho=1, cusp_exponent=5, key=jax.random.key(1))
     weight = model.rho.layers[0].weight  # (1, 400), fan-in 400
     # Truncated normal with std 1/sqrt(fan_in); 400 draws: std error ~ 3.5%.
     assert abs(float(jnp.std(weight)) * np.sqrt(400) - 1.0) < 0.15
     assert jnp.all(model.rho.layers[0].bias == 0)
-    assert jnp.all(model.cusp == 1) if model.cusp is not None else True
+    # NetKet starts b at 1 (params_init=ones); log b = 0 with positive_cusp.
+    assert model.cusp_strength == 1.0 and model.cusp[0] == 0.0
 
 
 @pytest.mark.parametrize("features_phi", [None, 6, (6, 4)])

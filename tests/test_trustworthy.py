@@ -14,6 +14,7 @@ from helpers import random_configurations
 
 import eqxnqs
 from eqxnqs._trust import assess_run, plateau
+from eqxnqs._vmc_sr import fisher_norm
 
 HELIUM = eqxnqs.helium_1d(n_particles=4, density=0.3)
 HYPER = dict(layers_phi=2, layers_rho=2, features_phi=(8, 8), features_rho=(8, 1),
@@ -55,14 +56,15 @@ def _run(driver_factory, n_iter=3):
 
 def test_unclipped_driver_retraces_netkets_vmc_sr():
     def ours(vs):
-        return eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                             variational_state=vs, clip_local_energy=None)
+        return eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.001), diag_shift=0.01,
+                             variational_state=vs, clip_local_energy=None, max_norm=None)
 
     def netkets(vs):
-        return nk.driver.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+        return nk.driver.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.001), diag_shift=0.01,
                                 variational_state=vs)
 
     (a, ea), (b, eb) = _run(ours), _run(netkets)
+    assert np.all(np.isfinite(ea))
     np.testing.assert_allclose(ea, eb, rtol=1e-12)
     for x, y in zip(jax.tree.leaves(a.state.parameters), jax.tree.leaves(b.state.parameters)):
         np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-14)
@@ -71,13 +73,13 @@ def test_unclipped_driver_retraces_netkets_vmc_sr():
 def test_clipping_changes_the_update_but_never_the_reported_energy():
     vs = _vstate(_model())
     clipped = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                            variational_state=vs, clip_local_energy=1.0)
+                            variational_state=vs, clip_local_energy=1.0, max_norm=None)
     loss, update = clipped.compute_loss_and_update()
     raw = np.asarray(vs.local_estimators(HELIUM.hamiltonian).data)
     assert float(np.real(loss.mean)) == pytest.approx(np.mean(raw), rel=1e-12)
     assert float(loss.variance) == pytest.approx(np.var(raw), rel=1e-10)
     plain = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                          variational_state=vs, clip_local_energy=None)
+                          variational_state=vs, clip_local_energy=None, max_norm=None)
     _, unclipped_update = plain.compute_loss_and_update()
     difference = max(float(jnp.max(jnp.abs(u - v))) for u, v in
                      zip(jax.tree.leaves(update), jax.tree.leaves(unclipped_update)))
@@ -91,13 +93,45 @@ def test_clipping_driver_logs_non_finite_local_energies():
     log = nk.logging.RuntimeLog()
     driver.run(1, out=log, show_progress=False)
     assert np.asarray(log.data["NonFiniteLocalEnergies"]["value"]).tolist() == [0]
+    assert np.asarray(log.data["UpdateNorm"]["value"]).shape == (1,)
 
 
-@pytest.mark.parametrize("width", [0.0, -1.0, float("nan"), float("inf")])
-def test_clip_width_is_validated(width):
-    with pytest.raises(ValueError, match="clip_local_energy must be a positive number"):
+@pytest.mark.parametrize("name", ["clip_local_energy", "max_norm"])
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
+def test_clip_width_and_max_norm_are_validated(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a positive number"):
         eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                      variational_state=_vstate(_model()), clip_local_energy=width)
+                      variational_state=_vstate(_model()), **{name: value})
+
+
+def test_trust_region_bounds_the_change_of_log_psi():
+    vs = _vstate(_model())
+    free = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+                         variational_state=vs, max_norm=None)
+    _, update = free.compute_loss_and_update()
+    samples = vs.samples
+    norm = float(fisher_norm(vs._apply_fun, vs.parameters, vs.model_state, samples, update))
+    # The norm is the spread of the first-order change of log psi, J dp.
+    flat = samples.reshape(-1, samples.shape[-1])
+    step = 1e-6
+
+    def log_psi_at(t):
+        moved = jax.tree.map(lambda p, u: p + t * u, vs.parameters, update)
+        return vs._apply_fun({"params": moved}, flat)
+
+    change = (log_psi_at(step) - log_psi_at(-step)) / (2 * step)  # central difference
+    assert norm == pytest.approx(float(jnp.std(change)), rel=1e-5)
+    bounded = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+                            variational_state=vs, max_norm=norm / 4)
+    _, scaled = bounded.compute_loss_and_update()
+    for u, v in zip(jax.tree.leaves(scaled), jax.tree.leaves(update)):
+        np.testing.assert_allclose(u, v / 4, rtol=1e-10, atol=1e-300)
+    assert float(bounded._update_norm) == pytest.approx(norm, rel=1e-10)
+    loose = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
+                          variational_state=vs, max_norm=norm * 4)
+    _, same = loose.compute_loss_and_update()
+    for u, v in zip(jax.tree.leaves(same), jax.tree.leaves(update)):
+        np.testing.assert_allclose(u, v, rtol=1e-12)
 
 
 # --- chain starts --------------------------------------------------------------
@@ -153,20 +187,23 @@ def test_linear_readout_is_a_plain_mlp_on_the_pooled_features():
     features = jax.vmap(model.phi)((d / box) ** 2).sum(0)
     (w1, b1), (w2, b2) = [(layer.weight, layer.bias) for layer in model.rho.layers]
     network = (w2 @ jax.nn.gelu(w1 @ features + b1) + b2)[0]
-    cusp = -0.5 * model.cusp[0] * jnp.sum(1 / jnp.abs(d) ** 5)
+    cusp = -0.5 * model.cusp_strength * jnp.sum(1 / jnp.abs(d) ** 5)
     assert model.rho.widths == (8, 1)
     np.testing.assert_allclose(model(x), network + cusp, rtol=1e-12)
 
 
 def test_zero_readout_starts_from_the_cusp_term_alone():
-    model = _model(readout_init=jax.nn.initializers.zeros)
-    netket_layout = _model(readout_init=jax.nn.initializers.zeros, rho_readout="netket")
+    zero = jax.nn.initializers.zeros
+    model = _model(readout_init=zero, cusp_exponent=None)
+    netket_layout = _model(readout_init=zero, cusp_exponent=None, rho_readout="netket")
     x = random_configurations(jax.random.key(2), 32, 4, HELIUM.box)
     for m in (model, netket_layout):
         assert float(jnp.max(jnp.abs(m.rho.layers[-1].weight))) == 0.0
-        without_cusp = eqx.tree_at(lambda m: m.cusp, m, jnp.zeros(1))
-        values = jax.vmap(without_cusp)(x)
+        values = jax.vmap(m)(x)
         np.testing.assert_allclose(values, values[0], rtol=0, atol=0)
+    # A random readout does depend on the configuration.
+    values = jax.vmap(_model(cusp_exponent=None))(x)
+    assert float(jnp.std(values)) > 0
     # The other layers are still drawn at random.
     assert float(jnp.std(model.rho.layers[0].weight)) > 0.1
 
@@ -250,3 +287,22 @@ def test_each_failed_check_is_a_warning(change, trace, reference, message):
 def test_plateau_needs_two_windows():
     assert plateau(np.ones(9)) == {"checked": False, "window": 5}
     assert plateau(np.ones(40))["ok"]
+
+
+def test_positive_cusp_holds_log_b_and_equals_the_linear_parametrisation():
+    positive = _model()
+    linear = _model(positive_cusp=False)
+    assert positive.cusp[0] == 0.0 and positive.cusp_strength == 1.0 == linear.cusp_strength
+    # Any real parameter value is a positive b; the same b gives the same log psi.
+    positive = eqx.tree_at(lambda m: m.cusp, positive, jnp.array([-3.0]))
+    linear = eqx.tree_at(lambda m: m.cusp, linear, jnp.array([math.exp(-3.0)]))
+    x = random_configurations(jax.random.key(5), 16, 4, HELIUM.box)
+    np.testing.assert_allclose(jax.vmap(positive)(x), jax.vmap(linear)(x), rtol=1e-12)
+    grad_p, hess_p = jax.vmap(positive.grad_and_hessian_diagonal)(x)
+    grad_l, hess_l = jax.vmap(linear.grad_and_hessian_diagonal)(x)
+    np.testing.assert_allclose(grad_p, grad_l, rtol=1e-12)
+    np.testing.assert_allclose(hess_p, hess_l, rtol=1e-12)
+    with pytest.raises(ValueError, match="positive initial cusp"):
+        _model(params_init=jax.nn.initializers.zeros)
+    with pytest.raises(ValueError, match="positive_cusp=False"):
+        eqxnqs.to_flax(_model(rho_readout="netket"))

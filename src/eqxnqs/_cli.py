@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "rho-readout", str, f"one of {RHO_READOUTS}: rho's last declared layer is "
            "its linear output, or NetKet's layers (an activated width-1 layer, then 1 -> 1)")
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
+    group.add_argument("--linear-cusp", action="store_true",
+                       help="learn the cusp b itself, as NetKet (default: log b, so b > 0)")
     group.add_argument("--random-readout", action="store_true",
                        help="draw rho's last weight at random like NetKet (default: zero, so "
                        "log psi starts as the cusp term alone)")
@@ -107,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "diag-shift", float, "SR diagonal shift (vmc_sr)")
     option(group, "clip-local-energy", _optional_float, "clip local energies to median +- this "
            "many mean absolute deviations in the gradient only (vmc_sr), or 'none'")
+    option(group, "max-norm", _optional_float, "trust region: scale SR updates dp down to "
+           "sqrt(dp^T S dp) <= this (vmc_sr; with sgd, log psi changes by at most "
+           "learning-rate * max-norm per step), or 'none'")
     option(group, "n-iter", int, "total number of iterations")
     option(group, "seed", int, "seed of parameters and sampler")
     option(group, "checkpoint-every", int, "iterations between checkpoints")
@@ -127,11 +132,13 @@ def config_from_args(args, argv=None) -> RunConfig:
     values["features_rho"] = tuple(values["features_rho"])
     values["use_bias"] = not args.no_bias
     values["zero_readout"] = not args.random_readout
+    values["positive_cusp"] = not args.linear_cusp
     if values["cusp_exponent"] == "auto":
         values["cusp_exponent"] = AUTO_CUSP_EXPONENT.get(args.system)
     given = _given_options(sys.argv[1:] if argv is None else argv)
-    if values["driver"] != "vmc_sr" and "clip_local_energy" not in given:
-        values["clip_local_energy"] = None  # clipping is part of the vmc_sr update only
+    for name in ("clip_local_energy", "max_norm"):
+        if values["driver"] != "vmc_sr" and name not in given:
+            values[name] = None  # both are part of the vmc_sr update only
     if args.netket_example:
         for name, value in NETKET_EXAMPLE.items():
             if name not in given:

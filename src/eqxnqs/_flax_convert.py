@@ -33,11 +33,12 @@ def _dense_params(mlp: MLP) -> dict:
 
 
 def _require_netket_layout(model: DeepSetRelDistance) -> None:
-    if model.rho_readout != "netket":
+    if model.rho_readout != "netket" or model.positive_cusp:
         raise ValueError(
-            f"this model has rho_readout={model.rho_readout!r}; only rho_readout='netket' "
-            "has the layers of NetKet's Flax DeepSetRelDistance. Build the model with "
-            "rho_readout='netket' to convert it."
+            f"this model has rho_readout={model.rho_readout!r}, positive_cusp="
+            f"{model.positive_cusp}; only rho_readout='netket', positive_cusp=False has the "
+            "layers and parameters of NetKet's Flax DeepSetRelDistance. Build the model "
+            "with those to convert it."
         )
 
 
@@ -142,6 +143,7 @@ def from_flax(flax_model: nk.models.DeepSetRelDistance, variables: Mapping) -> D
         pooling=flax_model.pooling,
         use_bias=flax_model.use_bias,
         rho_readout="netket",
+        positive_cusp=False,
         key=jax.random.key(0),
     )
     return load_flax_params(template, variables)

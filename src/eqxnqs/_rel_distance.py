@@ -33,7 +33,11 @@ class DeepSetRelDistance(eqx.Module):
                       - \tfrac12 \sum_{i<j} \frac{b}{|d_{ij}|^{k}}
 
     where the last (Kato cusp) term is present only when ``cusp_exponent=k``
-    is set, with learnable ``b`` (the ``cusp`` field, shape ``(1,)``).
+    is set, with learnable ``b``. With ``positive_cusp=True`` (default) the
+    ``cusp`` field (shape ``(1,)``) holds ``log b``, so ``b > 0`` always: a
+    negative ``b`` makes psi grow without bound at contact, and VMC then
+    collapses to E -> -inf. With ``positive_cusp=False`` it holds ``b``
+    itself, as NetKet does. `cusp_strength` is ``b`` in either case.
 
     As in NetKet 3.23's `DeepSetRelDistance`, the hidden ``activation``
     follows *every* phi layer, including the last. rho depends on
@@ -58,6 +62,7 @@ class DeepSetRelDistance(eqx.Module):
     cusp_exponent: int | None = eqx.field(static=True)
     pooling: Callable = eqx.field(static=True)
     rho_readout: str = eqx.field(static=True)
+    positive_cusp: bool = eqx.field(static=True)
 
     @typechecked
     def __init__(
@@ -80,6 +85,7 @@ class DeepSetRelDistance(eqx.Module):
         params_init: Initializer = ones,
         readout_init: Initializer | None = None,
         rho_readout: str = "linear",
+        positive_cusp: bool = True,
         key: PRNGKeyArray,
     ):
         """**Arguments:**
@@ -110,6 +116,9 @@ class DeepSetRelDistance(eqx.Module):
           (the command line's default; see the README on convergence).
         - `rho_readout`: ``"linear"`` (default) or ``"netket"``, the layout of
           rho described above; `eqxnqs.from_flax` builds ``"netket"``.
+        - `positive_cusp`: store ``log b`` (default, so ``b > 0``) or ``b``
+          (NetKet's parametrisation, needed by the Flax converters).
+          `params_init` draws the initial ``b`` in both cases.
         - `key`: a JAX PRNG key.
         """
         self.box = check_box(box)
@@ -153,9 +162,18 @@ class DeepSetRelDistance(eqx.Module):
                 self.rho,
                 readout_init(jax.random.fold_in(rho_key, 1), readout.shape, param_dtype),
             )
-        self.cusp = (
-            None if cusp_exponent is None else params_init(cusp_key, (1,), param_dtype)
-        )
+        self.positive_cusp = positive_cusp
+        if cusp_exponent is None:
+            self.cusp = None
+        else:
+            strength = params_init(cusp_key, (1,), param_dtype)
+            concrete = not isinstance(strength, jax.core.Tracer)  # eval_shape traces __init__
+            if positive_cusp and concrete and not bool(jnp.all(strength > 0)):
+                raise ValueError(
+                    f"positive_cusp=True needs a positive initial cusp b; params_init gave "
+                    f"{strength}."
+                )
+            self.cusp = jnp.log(strength) if positive_cusp else strength
         self.n_particles = n_particles
         self.cusp_exponent = cusp_exponent
         self.pooling = resolve_pooling(pooling)
@@ -171,6 +189,13 @@ class DeepSetRelDistance(eqx.Module):
         """
         box, n_particles = box_from_hilbert(hilbert)
         return cls(box, n_particles, **kwargs)
+
+    @property
+    def cusp_strength(self) -> Float[Array, ""] | None:
+        """The cusp's ``b`` (``exp(cusp[0])`` with `positive_cusp`), or `None`."""
+        if self.cusp is None:
+            return None
+        return jnp.exp(self.cusp[0]) if self.positive_cusp else self.cusp[0]
 
     @property
     def layers_rho(self) -> int:
@@ -227,5 +252,5 @@ class DeepSetRelDistance(eqx.Module):
         log_psi = apply_deepset(self.phi, self.rho, self.pooling, (displacements / box) ** 2)
         if self.cusp is not None:
             distances = jnp.linalg.norm(displacements, axis=-1)
-            log_psi = log_psi - 0.5 * jnp.sum(self.cusp[0] / distances**self.cusp_exponent)
+            log_psi = log_psi - 0.5 * jnp.sum(self.cusp_strength / distances**self.cusp_exponent)
         return log_psi

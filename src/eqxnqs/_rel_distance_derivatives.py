@@ -56,7 +56,7 @@ def _sine_feature_jet(theta: Float[Array, " D"], box: Float[Array, " D"]) -> Jet
 
 def _cusp_jet(model, theta: Float[Array, " D"], box: Float[Array, " D"]) -> Jet:
     """Jet of ``C = -b / (2 |d|^k)``, ``d = (L/2) sin(theta)``, along the D axes of u."""
-    b, k = model.cusp[0], model.cusp_exponent
+    b, k = model.cusp_strength, model.cusp_exponent
     sin, cos = jnp.sin(theta), jnp.cos(theta)
     d = box / 2.0 * sin
     d_slope = jnp.pi / 2.0 * cos

@@ -27,9 +27,9 @@ CHAIN_STARTS = ("lattice", "uniform")
 
 #: The settings in which NetKet's Examples/Continuous/Helium.py differs from RunConfig().
 NETKET_EXAMPLE = dict(
-    rho_readout="netket", zero_readout=False, sampler="gaussian", sampler_sigma=0.05,
-    n_chains=16, sweep_size=32, chain_start="uniform", n_samples=4096,
-    n_discard_per_chain=128, clip_local_energy=None,
+    rho_readout="netket", positive_cusp=False, zero_readout=False, sampler="gaussian",
+    sampler_sigma=0.05, n_chains=16, sweep_size=32, chain_start="uniform", n_samples=4096,
+    n_discard_per_chain=128, clip_local_energy=None, max_norm=None,
 )
 
 
@@ -64,6 +64,8 @@ class RunConfig:
     use_bias: bool = True
     # "linear": rho's last declared layer is its output; "netket": NetKet's layers
     rho_readout: str = "linear"
+    # the cusp parameter holds log b, so b > 0 (False: b itself, as NetKet)
+    positive_cusp: bool = True
     # rho's last weight starts at zero: log psi starts as the cusp term alone
     zero_readout: bool = True
     # sampler: eqxnqs's single-particle moves, or NetKet's all-particle Gaussian ones
@@ -83,6 +85,8 @@ class RunConfig:
     # local energies clipped to median +- this many mean absolute deviations,
     # in the gradient only (None: NetKet's update)
     clip_local_energy: float | None = 5.0
+    # trust region: updates scaled to sqrt(dp^T S dp) <= max_norm (None: unbounded)
+    max_norm: float | None = 100.0
     n_iter: int = 100
     seed: int = 0
     # final estimate: this many fresh samples after the last iteration
@@ -122,12 +126,14 @@ class RunConfig:
         for name in ("sweep_size", "chunk_size", "cusp_exponent"):
             if getattr(self, name) is not None:
                 positive(name)
-        if self.clip_local_energy is not None:
-            positive("clip_local_energy", integer=False)
+        for name in ("clip_local_energy", "max_norm"):
+            if getattr(self, name) is not None:
+                positive(name, integer=False)
         require(self.chain_start in CHAIN_STARTS,
                 f"unknown chain-start {self.chain_start!r}; choose one of {CHAIN_STARTS}.")
-        require(self.clip_local_energy is None or self.driver == "vmc_sr",
-                "clip-local-energy needs the vmc_sr driver; set it to none for vmc.")
+        for name in ("clip_local_energy", "max_norm"):
+            require(getattr(self, name) is None or self.driver == "vmc_sr",
+                    f"{name.replace('_', '-')} needs the vmc_sr driver; set it to none for vmc.")
         require(self.driver in DRIVERS, f"unknown driver {self.driver!r}; choose one of {DRIVERS}.")
         require(self.optimizer in OPTIMIZERS,
                 f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")

@@ -58,6 +58,7 @@ def hyperparameters(model: DeepSetRelDistance) -> dict:
         "layers_rho": model.layers_rho,
         "features_rho": list(model.features_rho),
         "rho_readout": model.rho_readout,
+        "positive_cusp": model.positive_cusp,
         "cusp_exponent": model.cusp_exponent,
         "param_dtype": jnp.dtype(model.rho.layers[0].weight.dtype).name,
         "activation": _activation_name(model.rho.activation, "activation"),
@@ -76,6 +77,7 @@ def from_hyperparameters(hyper: dict, *, key) -> DeepSetRelDistance:
     hyper["param_dtype"] = jnp.dtype(hyper["param_dtype"])
     # Files written before rho_readout existed hold NetKet's layout.
     hyper.setdefault("rho_readout", "netket")
+    hyper.setdefault("positive_cusp", False)
     return DeepSetRelDistance(box, n_particles, **hyper, key=key)
 
 

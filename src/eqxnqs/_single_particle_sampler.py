@@ -148,7 +148,7 @@ def _pair_terms(model, u):
     features = model.phi((d / box) ** 2)
     if model.cusp is None:
         return features, jnp.zeros((), u.dtype)
-    return features, -0.5 * model.cusp[0] / jnp.linalg.norm(d) ** model.cusp_exponent
+    return features, -0.5 * model.cusp_strength / jnp.linalg.norm(d) ** model.cusp_exponent
 
 
 def _particle_sums(model, positions, particle, position):

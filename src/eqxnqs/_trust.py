@@ -16,7 +16,7 @@ R_HAT_LIMIT = 1.05
 PLATEAU_SIGMAS = 4.0
 #: Relative spread of the local energy, sqrt(variance) / |E|, above which
 #: the variance counts as high (a good wavefunction has a small spread).
-RELATIVE_SPREAD_LIMIT = 1.0
+RELATIVE_SPREAD_LIMIT = 0.5
 #: A reference counts as reached within this relative gap (plus 3 errors).
 REFERENCE_TOLERANCE = 0.005
 

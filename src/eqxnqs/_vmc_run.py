@@ -66,6 +66,7 @@ def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
         use_bias=config.use_bias,
         readout_init=jax.nn.initializers.zeros if config.zero_readout else None,
         rho_readout=config.rho_readout,
+        positive_cusp=config.positive_cusp,
         key=jax.random.key(config.seed),
     )
 
@@ -92,7 +93,7 @@ def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
     if config.driver == "vmc_sr":
         return VMC_SR(
             system.hamiltonian, optimizer, diag_shift=config.diag_shift, variational_state=vstate,
-            clip_local_energy=config.clip_local_energy,
+            clip_local_energy=config.clip_local_energy, max_norm=config.max_norm,
         )
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
 

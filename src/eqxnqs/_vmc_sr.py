@@ -9,7 +9,19 @@ region it never leaves (e.g. a gelu unit whose input is negative for every
 sample). FermiNet and DeepQMC therefore clip the local energies that enter
 the gradient to ``median +- width * mean|E_loc - median|``. The energy that
 is logged and reported is never clipped.
+
+The first steps from a poor initial state can still be violent (a cusp
+strength jumping by a factor 50 in one step). A trust region bounds them:
+the natural-gradient update ``dp`` is scaled down whenever its norm in the
+metric of the samples, ``sqrt(dp^T S dp)`` = the standard deviation over the
+samples of the first-order change ``J dp`` of log psi, exceeds ``max_norm``
+(FermiNet's "norm constraint" does the same for KFAC). With ``optax.sgd(lr)``
+one step then changes log psi by at most ``lr * max_norm`` (RMS over the
+samples) to first order.
 """
+
+from functools import partial
+
 
 import jax
 import jax.numpy as jnp
@@ -41,15 +53,40 @@ def clip_local_energies(local_energies: jax.Array, width: float) -> jax.Array:
     return jnp.clip(values, median - width * deviation, median + width * deviation)
 
 
+@partial(jax.jit, static_argnums=0)
+def fisher_norm(apply_fun, parameters, model_state, samples, update) -> jax.Array:
+    """``sqrt(update^T S update)``: the spread over `samples` of ``J update``.
+
+    ``J`` is the Jacobian of log psi with respect to the parameters; the
+    spread is the standard deviation of the real part, as S is centred.
+    """
+    samples = samples.reshape(-1, samples.shape[-1])
+
+    def log_psi(params):
+        return apply_fun({"params": params, **model_state}, samples)
+
+    _, change = jax.jvp(log_psi, (parameters,), (update,))
+    change = jnp.real(change)
+    return jnp.sqrt(jnp.mean((change - jnp.mean(change)) ** 2))
+
+
 class VMC_SR(_NetKetVMC_SR):
-    """`netket.driver.VMC_SR` whose gradient uses clipped local energies.
+    """`netket.driver.VMC_SR` with clipped local energies in the gradient and a trust region.
 
     Same constructor and behaviour as NetKet's driver, plus:
 
     - `clip_local_energy`: the width (in mean absolute deviations around the
       median) to which local energies are clipped *in the gradient only*;
-      `None` gives NetKet's update exactly. The logged and returned energy
-      statistics always use the unclipped values.
+      `None` does not clip. The logged and returned energy statistics always
+      use the unclipped values.
+    - `max_norm`: the largest ``sqrt(dp^T S dp)`` of an update ``dp``
+      (larger updates are scaled down to it); `None` for no bound. The
+      default, 100, lets ``optax.sgd(0.01)`` change log psi by at most 1
+      (RMS over the samples) per step. Each step logs ``UpdateNorm``, the
+      norm before scaling.
+
+    With ``clip_local_energy=None, max_norm=None`` the updates are NetKet's
+    exactly.
 
     Each step also logs ``NonFiniteLocalEnergies``: how many local energies
     were not finite (they make the logged energy non-finite as well; in the
@@ -57,29 +94,42 @@ class VMC_SR(_NetKetVMC_SR):
     """
 
     clip_local_energy: float | None = struct.field(pytree_node=False, serialize=False)
-    _n_non_finite: object = struct.field(pytree_node=False, serialize=False, default=0)
+    max_norm: float | None = struct.field(pytree_node=False, serialize=False)
+    _n_non_finite: object = struct.field(pytree_node=False, serialize=False, default=None)
+    _update_norm: object = struct.field(pytree_node=False, serialize=False, default=None)
 
-    def __init__(self, *args, clip_local_energy: float | None = 5.0, **kwargs):
-        if clip_local_energy is not None and not (
-            np.isfinite(clip_local_energy) and clip_local_energy > 0
-        ):
-            raise ValueError(
-                f"clip_local_energy must be a positive number or None; got {clip_local_energy!r}."
-            )
+    def __init__(self, *args, clip_local_energy: float | None = 5.0,
+                 max_norm: float | None = 100.0, **kwargs):
+        for name, value in (("clip_local_energy", clip_local_energy), ("max_norm", max_norm)):
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number or None; got {value!r}.")
         super().__init__(*args, **kwargs)
-        if clip_local_energy is not None and not isinstance(self.state, MCState):
+        if (clip_local_energy, max_norm) != (None, None) and not isinstance(self.state, MCState):
             raise ValueError(
-                "clip_local_energy needs a Monte Carlo state (MCState); pass "
-                "clip_local_energy=None for an exact (full-sum) state."
+                "clip_local_energy and max_norm need a Monte Carlo state (MCState); pass "
+                "None for both with an exact (full-sum) state."
             )
         self.clip_local_energy = clip_local_energy
-        self._n_non_finite = 0
+        self.max_norm = max_norm
+        self._n_non_finite = None
+        self._update_norm = None
 
     def compute_loss_and_update(self):
         if self.clip_local_energy is None:
             loss_stats, dp = super().compute_loss_and_update()
             self._n_non_finite = None
-            return loss_stats, dp
+        else:
+            loss_stats, dp = self._clipped_loss_and_update()
+        if self.max_norm is not None:
+            samples, _ = get_samples_and_pdf(self.state)
+            norm = fisher_norm(self.state._apply_fun, self.state.parameters,
+                               self.state.model_state, samples, dp)
+            self._update_norm = norm
+            scale = jnp.minimum(1.0, self.max_norm / norm)
+            self._dp = dp = jax.tree.map(lambda leaf: leaf * scale.astype(leaf.dtype), dp)
+        return loss_stats, dp
+
+    def _clipped_loss_and_update(self):
         local_energies = self.state.local_estimators(self._ham)
         self._loss_stats = nkstats.statistics(local_energies)
         self._n_non_finite = jnp.sum(~jnp.isfinite(local_energies.data))
@@ -130,3 +180,5 @@ class VMC_SR(_NetKetVMC_SR):
         super()._log_additional_data(log_dict)
         if self._n_non_finite is not None:
             log_dict["NonFiniteLocalEnergies"] = int(self._n_non_finite)
+        if self._update_norm is not None:
+            log_dict["UpdateNorm"] = float(self._update_norm)
