@@ -90,7 +90,7 @@ class RunConfig:
     n_iter: int = 100
     seed: int = 0
     # final estimate: this many fresh samples after the last iteration
-    final_samples: int = 16384
+    final_samples: int = 65536
     # output
     checkpoint_every: int = 20
     g_r_bins: int = 60

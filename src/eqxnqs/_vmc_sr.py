@@ -1,4 +1,4 @@
-r"""NetKet's `VMC_SR` with local energies clipped in the gradient only.
+r"""NetKet's `VMC_SR` with clipped local energies in the gradient and a trust region.
 
 The SR update is :math:`\delta\theta = (S + \lambda)^{-1} \langle O^* (E_{loc} -
 \langle E_{loc}\rangle)\rangle`. In continuous space the local energy is heavy
@@ -21,7 +21,6 @@ samples) to first order.
 """
 
 from functools import partial
-
 
 import jax
 import jax.numpy as jnp
