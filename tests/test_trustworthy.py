@@ -306,3 +306,20 @@ def test_positive_cusp_holds_log_b_and_equals_the_linear_parametrisation():
         _model(params_init=jax.nn.initializers.zeros)
     with pytest.raises(ValueError, match="positive_cusp=False"):
         eqxnqs.to_flax(_model(rho_readout="netket"))
+
+
+def test_a_0_1_config_file_reads_with_the_settings_it_ran_with(tmp_path):
+    import dataclasses
+    import json
+
+    from eqxnqs._run_config import BEFORE_0_2
+
+    data = dataclasses.asdict(eqxnqs.RunConfig())
+    for name in (*BEFORE_0_2, "beta"):
+        data.pop(name)
+    (tmp_path / "config.json").write_text(json.dumps(data))
+    config = eqxnqs.RunConfig.from_json_file(tmp_path / "config.json")
+    assert (config.rho_readout, config.positive_cusp, config.zero_readout, config.chain_start,
+            config.clip_local_energy, config.max_norm) == (
+        "netket", False, False, "uniform", None, None)
+    assert "rho_readout" in eqxnqs.RunConfig().differences(config)

@@ -33,6 +33,13 @@ NETKET_EXAMPLE = dict(
 )
 
 
+#: What the settings added after 0.1.0 were in 0.1.0 (to read its config.json).
+BEFORE_0_2 = dict(
+    rho_readout="netket", positive_cusp=False, zero_readout=False, chain_start="uniform",
+    clip_local_energy=None, max_norm=None, final_samples=4096,
+)
+
+
 class ConfigError(ValueError):
     """A run setting is invalid."""
 
@@ -181,6 +188,9 @@ class RunConfig:
         data = json.loads(Path(path).read_text())
         for name in ("features_phi", "features_rho"):
             data[name] = tuple(data[name])
+        # Settings that eqxnqs 0.1.0 did not write had these values then.
+        for name, value in BEFORE_0_2.items():
+            data.setdefault(name, value)
         return cls(**data)
 
     def differences(self, other: "RunConfig", ignore=("n_iter",)) -> list[str]:
