@@ -128,8 +128,9 @@ def test_initialisation_has_netket_distribution():
     # Truncated normal with std 1/sqrt(fan_in); 400 draws: std error ~ 3.5%.
     assert abs(float(jnp.std(weight)) * np.sqrt(400) - 1.0) < 0.15
     assert jnp.all(model.rho.layers[0].bias == 0)
-    # NetKet starts b at 1 (params_init=ones); log b = 0 with positive_cusp.
-    assert model.cusp_strength == 1.0 and model.cusp[0] == 0.0
+    # NetKet starts b at 1 (params_init=ones); with positive_cusp, softplus(c) = 1.
+    assert float(model.cusp_strength) == pytest.approx(1.0, rel=1e-14)
+    assert float(model.cusp[0]) == pytest.approx(np.log(np.e - 1), rel=1e-14)
 
 
 @pytest.mark.parametrize("features_phi", [None, 6, (6, 4)])

@@ -289,13 +289,18 @@ def test_plateau_needs_two_windows():
     assert plateau(np.ones(40))["ok"]
 
 
-def test_positive_cusp_holds_log_b_and_equals_the_linear_parametrisation():
+@pytest.mark.parametrize("value", [-3.0, 0.5, 12.0])
+def test_positive_cusp_is_softplus_and_equals_the_linear_parametrisation(value):
     positive = _model()
     linear = _model(positive_cusp=False)
-    assert positive.cusp[0] == 0.0 and positive.cusp_strength == 1.0 == linear.cusp_strength
+    assert float(positive.cusp[0]) == pytest.approx(math.log(math.e - 1), rel=1e-14)
+    assert float(positive.cusp_strength) == pytest.approx(1.0, rel=1e-14)
+    assert linear.cusp_strength == 1.0
     # Any real parameter value is a positive b; the same b gives the same log psi.
-    positive = eqx.tree_at(lambda m: m.cusp, positive, jnp.array([-3.0]))
-    linear = eqx.tree_at(lambda m: m.cusp, linear, jnp.array([math.exp(-3.0)]))
+    positive = eqx.tree_at(lambda m: m.cusp, positive, jnp.array([value]))
+    strength = math.log1p(math.exp(value))
+    assert strength > 0 and float(positive.cusp_strength) == pytest.approx(strength, rel=1e-14)
+    linear = eqx.tree_at(lambda m: m.cusp, linear, jnp.array([strength]))
     x = random_configurations(jax.random.key(5), 16, 4, HELIUM.box)
     np.testing.assert_allclose(jax.vmap(positive)(x), jax.vmap(linear)(x), rtol=1e-12)
     grad_p, hess_p = jax.vmap(positive.grad_and_hessian_diagonal)(x)

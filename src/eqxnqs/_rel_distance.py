@@ -34,10 +34,13 @@ class DeepSetRelDistance(eqx.Module):
 
     where the last (Kato cusp) term is present only when ``cusp_exponent=k``
     is set, with learnable ``b``. With ``positive_cusp=True`` (default) the
-    ``cusp`` field (shape ``(1,)``) holds ``log b``, so ``b > 0`` always: a
-    negative ``b`` makes psi grow without bound at contact, and VMC then
-    collapses to E -> -inf. With ``positive_cusp=False`` it holds ``b``
-    itself, as NetKet does. `cusp_strength` is ``b`` in either case.
+    ``cusp`` field (shape ``(1,)``) holds ``c`` with ``b = softplus(c) =
+    log(1 + e^c)``, so ``b > 0`` always: a negative ``b`` makes psi grow
+    without bound at contact, and VMC then collapses to E -> -inf. For
+    ``b`` of a few units and more, ``b ~ c``, so SR steps are those of ``b``
+    itself (``log b`` instead made the final energies of the convergence
+    study worse). With ``positive_cusp=False`` the field holds ``b`` itself,
+    as NetKet does. `cusp_strength` is ``b`` in either case.
 
     As in NetKet 3.23's `DeepSetRelDistance`, the hidden ``activation``
     follows *every* phi layer, including the last. rho depends on
@@ -116,8 +119,9 @@ class DeepSetRelDistance(eqx.Module):
           (the command line's default; see the README on convergence).
         - `rho_readout`: ``"linear"`` (default) or ``"netket"``, the layout of
           rho described above; `eqxnqs.from_flax` builds ``"netket"``.
-        - `positive_cusp`: store ``log b`` (default, so ``b > 0``) or ``b``
-          (NetKet's parametrisation, needed by the Flax converters).
+        - `positive_cusp`: store ``c = softplus^-1(b)`` (default, so
+          ``b > 0``) or ``b`` (NetKet's parametrisation, needed by the Flax
+          converters).
           `params_init` draws the initial ``b`` in both cases.
         - `key`: a JAX PRNG key.
         """
@@ -173,7 +177,8 @@ class DeepSetRelDistance(eqx.Module):
                     f"positive_cusp=True needs a positive initial cusp b; params_init gave "
                     f"{strength}."
                 )
-            self.cusp = jnp.log(strength) if positive_cusp else strength
+            # softplus^-1(b) = b + log(1 - e^-b), written to stay accurate for large b.
+            self.cusp = strength + jnp.log(-jnp.expm1(-strength)) if positive_cusp else strength
         self.n_particles = n_particles
         self.cusp_exponent = cusp_exponent
         self.pooling = resolve_pooling(pooling)
@@ -192,10 +197,10 @@ class DeepSetRelDistance(eqx.Module):
 
     @property
     def cusp_strength(self) -> Float[Array, ""] | None:
-        """The cusp's ``b`` (``exp(cusp[0])`` with `positive_cusp`), or `None`."""
+        """The cusp's ``b`` (``softplus(cusp[0])`` with `positive_cusp`), or `None`."""
         if self.cusp is None:
             return None
-        return jnp.exp(self.cusp[0]) if self.positive_cusp else self.cusp[0]
+        return jax.nn.softplus(self.cusp[0]) if self.positive_cusp else self.cusp[0]
 
     @property
     def layers_rho(self) -> int:
