@@ -90,7 +90,8 @@ def run_seed(config: eqxnqs.RunConfig, threshold: float) -> dict:
             return {"seed": config.seed, "crashed": f"{type(error).__name__}: {error}"[:120],
                     "total_s": time.perf_counter() - timer.start}
         log = json.loads(open(f"{out}/log.json").read())
-    trace = np.asarray(log["Energy"]["Mean"]["real"]) / config.n_particles
+    mean = log["Energy"]["Mean"]
+    trace = np.asarray(mean["real"] if isinstance(mean, dict) else mean) / config.n_particles
     reached = first_reached(trace, threshold)
     energy = results["energy_per_particle"]
     return {
