@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
            "its linear output, or NetKet's layers (an activated width-1 layer, then 1 -> 1)")
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
     group.add_argument("--linear-cusp", action="store_true",
-                       help="learn the cusp b itself, as NetKet (default: log b, so b > 0)")
+                       help="learn the cusp b itself, as NetKet (default: c with b = softplus(c) > 0)")
     group.add_argument("--random-readout", action="store_true",
                        help="draw rho's last weight at random like NetKet (default: zero, so "
                        "log psi starts as the cusp term alone)")
@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--netket-example", action="store_true",
                        help="start from the settings of NetKet's helium example (NetKet's rho "
                        "layers, random readout, all-particle moves, sigma 0.05, 16 chains, sweep "
-                       "32, uniform start, 4096 samples, 128 discarded, no clipping); options "
+                       "32, uniform start, 4096 samples, 128 discarded, linear cusp, no clipping, no "
+                       "trust region); options "
                        "given explicitly still apply")
     return parser
 
