@@ -17,7 +17,6 @@ def small_model():
         features_phi=(8, 6),
         features_rho=(5, 4, 1),
         cusp_exponent=5,
-        rho_readout="netket",  # NetKet's layers and cusp parameter: the converters' fixture
-        positive_cusp=False,
+        **eqxnqs.NETKET_LAYOUT,  # NetKet's model exactly: the converters' fixture
         key=jax.random.key(0),
     )

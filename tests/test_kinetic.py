@@ -46,7 +46,8 @@ CASES = {
     "2d N=3 no bias, cusp 3": ((3.0, 4.0), 3, {"use_bias": False, "cusp_exponent": 3}),
     "2d N=4 mixing activation": ((3.0, 4.0), 4, {"activation": _mixing_activation}),
     "2d N=4 custom pooling": ((3.0, 4.0), 4, {"pooling": lambda y, axis: jnp.sum(y**2, axis=axis)}),
-    "2d N=4 netket readout": ((3.0, 4.0), 4, {"rho_readout": "netket", "positive_cusp": False}),
+    "2d N=4 netket layout": ((3.0, 4.0), 4, eqxnqs.NETKET_LAYOUT),
+    "2d N=5 input scale 16": ((3.0, 4.0), 5, {"input_scale": 16.0}),
 }
 
 
@@ -97,7 +98,7 @@ def _gaussian(params, x):
 def _states():
     model = _build(BOX, 4)  # rho_readout="linear", the default
     flax_model, flax_variables = eqxnqs.to_flax(
-        _build(BOX, 4, rho_readout="netket", positive_cusp=False))
+        _build(BOX, 4, **eqxnqs.NETKET_LAYOUT))
     return {
         "eqxnqs": eqxnqs.make_mcstate(_sampler(), model, n_samples=64),
         "netket flax": nk.vqs.MCState(_sampler(), flax_model, variables=flax_variables,
@@ -174,7 +175,7 @@ def test_hamiltonian_expect_and_vmc_sr_equal_netkets():
     # NetKet's layout and cusp: the trajectory this comparison was written for.
     model = eqxnqs.DeepSetRelDistance.from_hilbert(
         system.hilbert, layers_phi=2, layers_rho=2, features_phi=8, features_rho=(8, 1),
-        cusp_exponent=5, rho_readout="netket", positive_cusp=False, key=jax.random.key(0))
+        cusp_exponent=5, **eqxnqs.NETKET_LAYOUT, key=jax.random.key(0))
     box = system.hilbert.domain[0]
     lattice = (np.arange(4) + 0.5) * box / 4
 

@@ -13,7 +13,7 @@ import eqxnqs
 
 SYSTEM = eqxnqs.helium_1d(n_particles=4, density=0.3)
 HYPER = dict(layers_phi=2, layers_rho=3, features_phi=(8, 8), features_rho=(8, 8, 1),
-             cusp_exponent=5, rho_readout="netket", positive_cusp=False)
+             cusp_exponent=5, **eqxnqs.NETKET_LAYOUT)
 
 
 def helium_model(seed=0):

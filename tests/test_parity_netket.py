@@ -108,7 +108,7 @@ def test_netket_builds_an_extra_rho_readout_layer():
     assert sorted(rho) == ["Dense_0", "Dense_1", "Dense_2", "Dense_3"]
     assert rho["Dense_3"]["kernel"].shape == (1, 1)
     ours = eqxnqs.DeepSetRelDistance((7.0,), 5, layers_phi=2, layers_rho=3, features_phi=16,
-                                     features_rho=16, rho_readout="netket", positive_cusp=False,
+                                     features_rho=16, **eqxnqs.NETKET_LAYOUT,
                                      key=jax.random.key(0))
     assert ours.rho.widths == (16, 16, 1, 1)
     assert (ours.layers_rho, ours.features_rho) == (3, (16, 16, 1))

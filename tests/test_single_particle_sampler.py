@@ -25,8 +25,9 @@ def _chains(sampler, model, n_samples=96):
     return vs, vs.sample()
 
 
-@pytest.mark.parametrize("overrides", [{}, {"pooling": "mean", "cusp_exponent": None}],
-                         ids=["sum+cusp", "mean"])
+@pytest.mark.parametrize(
+    "overrides", [{}, {"pooling": "mean", "cusp_exponent": None, "input_scale": 25.0}],
+    ids=["sum+cusp", "mean+input-scale"])
 def test_same_chain_as_netkets_sampler_with_the_same_rule(overrides):
     """O(N) updates change nothing but the cost: identical samples, same seeds."""
     model = _model(**overrides)
@@ -81,9 +82,87 @@ def test_samples_the_right_distribution():
     assert abs(float(stats.mean) - exact) < 5 * float(stats.error_of_mean), (stats, exact)
 
 
+def _sin2_state(sampler, a, n_samples=8192):
+    box = jnp.tile(jnp.asarray(BOX), 5)
+
+    def log_psi(params, x):
+        return -params["params"]["a"] * jnp.sum(jnp.sin(jnp.pi * x / box) ** 2, axis=-1)
+
+    return nk.vqs.MCState(sampler, apply_fun=log_psi, variables={"params": {"a": jnp.asarray(a)}},
+                          n_samples=n_samples, n_discard_per_chain=64, seed=0, sampler_seed=1)
+
+
+@pytest.mark.parametrize("rule", [eqxnqs.SingleParticleGaussianRule,
+                                  eqxnqs.LatticeStartGaussianRule])
+def test_adaptive_width_reaches_the_target_acceptance(rule):
+    """From a width 30x too small, the acceptance reaches 0.5 and stays there."""
+    sampler = nk.sampler.MetropolisSampler(HILBERT, rule(0.02, target_acceptance=0.5),
+                                           n_chains=32)
+    vs = _sin2_state(sampler, a=6.0, n_samples=1024)
+    widths, acceptances = [], []
+    for _ in range(20):
+        vs.sample()
+        widths.append(float(vs.sampler_state.rule_state))
+        acceptances.append(float(vs.sampler_state.acceptance))
+    assert widths[0] == pytest.approx(0.02)  # the first sampling uses sigma
+    assert acceptances[0] > 0.85  # far above the target
+    # It grows by at most a factor 2 per sampling, then settles.
+    assert np.all(np.diff(widths) <= np.array(widths[:-1]) + 1e-15)
+    assert widths[-1] > 0.1
+    assert np.all(np.abs(np.array(acceptances[-5:]) - 0.5) < 0.06), acceptances
+
+
+def test_adaptive_width_of_a_flat_state_stops_at_half_the_box():
+    sampler = eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.3, target_acceptance=0.5,
+                                              n_chains=8)
+    vs = _sin2_state(sampler, a=0.0, n_samples=64)
+    for _ in range(12):
+        vs.sample()
+    assert float(vs.sampler_state.acceptance) == 1.0
+    assert float(vs.sampler_state.rule_state) == pytest.approx(0.5 * min(BOX))
+
+
+def test_adapted_sampler_samples_the_right_distribution():
+    """After adaptation the chain still samples |psi|^2 (the width is fixed within a sampling)."""
+    a = 0.7
+    sampler = eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.05, target_acceptance=0.5,
+                                              n_chains=32)
+    vs = _sin2_state(sampler, a=a)
+    for _ in range(6):
+        vs.sample()
+    assert float(vs.sampler_state.rule_state) > 4 * 0.05
+    samples = vs.sample().reshape(-1, 10)
+    box = jnp.tile(jnp.asarray(BOX), 5)
+    values = jnp.mean(jnp.sin(jnp.pi * samples / box) ** 2, axis=-1)
+    stats = nk.stats.statistics(values.reshape(32, -1))
+    grid = np.linspace(0.0, 1.0, 20001)[:-1]
+    weight = np.exp(-2 * a * np.sin(np.pi * grid) ** 2)
+    exact = np.sum(np.sin(np.pi * grid) ** 2 * weight) / np.sum(weight)
+    assert abs(float(stats.mean) - exact) < 5 * float(stats.error_of_mean), (stats, exact)
+
+
+def test_adaptive_fast_path_is_netkets_chain():
+    """The O(N) DeepSet path uses the adapted width exactly as the generic path does."""
+    model = _model()
+    rule = eqxnqs.SingleParticleGaussianRule(0.1, target_acceptance=0.5)
+    fast = eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.1, target_acceptance=0.5, n_chains=8)
+    reference = nk.sampler.MetropolisSampler(HILBERT, rule, n_chains=8)
+    fast_vs, _ = _chains(fast, model)
+    ref_vs, _ = _chains(reference, model)
+    for _ in range(3):
+        np.testing.assert_allclose(fast_vs.sample(), ref_vs.sample(), rtol=0, atol=1e-12)
+    width = float(fast_vs.sampler_state.rule_state)
+    assert width != 0.1 and width == pytest.approx(float(ref_vs.sampler_state.rule_state))
+
+
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="sigma must be a positive"):
         eqxnqs.SingleParticleGaussianRule(sigma=0.0)
+    for target in (0.0, 1.0, -0.2, "half"):
+        with pytest.raises(ValueError, match="target_acceptance must be None or in"):
+            eqxnqs.SingleParticleGaussianRule(0.3, target_acceptance=target)
+        with pytest.raises(ValueError, match="target_acceptance must be None or in"):
+            eqxnqs.LatticeStartGaussianRule(0.3, target_acceptance=target)
     open_box = nk.experimental.hilbert.Particle(
         N=3, geometry=nk.experimental.geometry.FreeSpace(d=1))
     with pytest.raises(ValueError, match="periodic"):

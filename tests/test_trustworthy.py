@@ -184,7 +184,9 @@ def test_linear_readout_is_a_plain_mlp_on_the_pooled_features():
     positions = x.reshape(4, 1)
     i, j = np.triu_indices(4, 1)
     d = box / 2 * jnp.sin(jnp.pi * (positions[i] - positions[j]) / box)
-    features = jax.vmap(model.phi)((d / box) ** 2).sum(0)
+    # The default input_scale 4: phi sees sin^2(pi x_ij / L) = 4 (d/L)^2.
+    features = jax.vmap(model.phi)(jnp.sin(jnp.pi * (positions[i] - positions[j]) / box) ** 2)
+    features = features.sum(0)
     (w1, b1), (w2, b2) = [(layer.weight, layer.bias) for layer in model.rho.layers]
     network = (w2 @ jax.nn.gelu(w1 @ features + b1) + b2)[0]
     cusp = -0.5 * model.cusp_strength * jnp.sum(1 / jnp.abs(d) ** 5)
@@ -217,6 +219,25 @@ def test_rho_readout_is_validated_and_saved(tmp_path):
         loaded = eqxnqs.load(tmp_path / f"{readout}.eqx")
         assert loaded.rho_readout == readout and loaded.rho.widths == model.rho.widths
         assert eqxnqs.hyperparameters(loaded)["rho_readout"] == readout
+
+
+def test_input_scale_scales_the_deepset_input_and_is_saved(tmp_path):
+    """input_scale s: the network sees s (d/L)^2; phi(s y) equals a phi with s folded in."""
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="input_scale must be a positive number"):
+            _model(input_scale=bad)
+    scaled = _model(input_scale=30.0, cusp_exponent=None, readout_init=None)
+    unscaled = _model(input_scale=1.0, cusp_exponent=None, readout_init=None)  # same parameters
+    folded = eqx.tree_at(lambda m: m.phi.layers[0].weight, unscaled,
+                         30.0 * unscaled.phi.layers[0].weight)
+    x = random_configurations(jax.random.key(3), 1, scaled.n_particles, scaled.box)[0]
+    assert float(scaled(x)) == pytest.approx(float(folded(x)), rel=1e-12)
+    assert float(scaled(x)) != pytest.approx(float(unscaled(x)), rel=1e-6)
+    eqxnqs.save(tmp_path / "scaled.eqx", scaled)
+    loaded = eqxnqs.load(tmp_path / "scaled.eqx")
+    assert loaded.input_scale == 30.0 and float(loaded(x)) == float(scaled(x))
+    with pytest.raises(ValueError, match="input_scale=30.0"):
+        eqxnqs.to_flax(_model(**{**eqxnqs.NETKET_LAYOUT, "input_scale": 30.0}))
 
 
 # --- Calogero-Sutherland ---------------------------------------------------------

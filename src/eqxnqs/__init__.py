@@ -31,6 +31,7 @@ from ._potentials import (
     minimum_image_distances as minimum_image_distances,
 )
 from ._rel_distance import DeepSetRelDistance as DeepSetRelDistance
+from ._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT
 from ._run_config import RunConfig as RunConfig
 from ._serialization import (
     hyperparameters as hyperparameters,

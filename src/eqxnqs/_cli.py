@@ -86,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "pooling", str, f"one of {POOLINGS}")
     option(group, "rho-readout", str, f"one of {RHO_READOUTS}: rho's last declared layer is "
            "its linear output, or NetKet's layers (an activated width-1 layer, then 1 -> 1)")
+    option(group, "input-scale", float, "phi's input is input-scale * (d/L)^2 (4: it spans "
+           "[0, 1]; NetKet: 1)")
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
     group.add_argument("--linear-cusp", action="store_true",
                        help="learn the cusp b itself, as NetKet (default: c with b = softplus(c) > 0)")
@@ -95,7 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     group = run.add_argument_group("sampling")
     option(group, "sampler", str, f"one of {SAMPLERS}: move all particles (NetKet's "
            "MetropolisGaussian) or one per proposal (O(N) per proposal for the DeepSet)")
-    option(group, "sampler-sigma", float, "Gaussian step size per coordinate")
+    option(group, "sampler-sigma", float, "Gaussian step size per coordinate (the start, "
+           "when adapted)")
+    option(group, "target-acceptance", _optional_float, "adapt the step size before every "
+           "sampling towards this acceptance rate, or 'none' to keep sampler-sigma")
     option(group, "n-chains", int, "number of Markov chains")
     option(group, "sweep-size", _optional_int, "moves per sample (none: N*D)")
     option(group, "chain-start", str, f"one of {CHAIN_STARTS}: where the chains begin")
@@ -119,9 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "final-samples", int, "fresh samples for the final energy estimate")
     group.add_argument("--netket-example", action="store_true",
                        help="start from the settings of NetKet's helium example (NetKet's rho "
-                       "layers, random readout, all-particle moves, sigma 0.05, 16 chains, sweep "
-                       "32, uniform start, 4096 samples, 128 discarded, linear cusp, no clipping, no "
-                       "trust region); options "
+                       "layers and input (d/L)^2, random readout, all-particle moves, sigma 0.05, 16 chains, sweep "
+                       "32, uniform start, fixed step, 4096 samples, 128 discarded, linear cusp, no "
+                       "clipping, no trust region); options "
                        "given explicitly still apply")
     return parser
 

@@ -20,7 +20,7 @@ import netket as nk
 import netket.experimental as nkx
 
 from ._mlp import MLP
-from ._rel_distance import DeepSetRelDistance
+from ._rel_distance import NETKET_LAYOUT, DeepSetRelDistance
 
 
 def _dense_params(mlp: MLP) -> dict:
@@ -33,13 +33,17 @@ def _dense_params(mlp: MLP) -> dict:
 
 
 def _require_netket_layout(model: DeepSetRelDistance) -> None:
-    if model.rho_readout != "netket" or model.positive_cusp:
+    layout = {name: getattr(model, name) for name in NETKET_LAYOUT}
+    if layout != NETKET_LAYOUT:
         raise ValueError(
-            f"this model has rho_readout={model.rho_readout!r}, positive_cusp="
-            f"{model.positive_cusp}; only rho_readout='netket', positive_cusp=False has the "
-            "layers and parameters of NetKet's Flax DeepSetRelDistance. Build the model "
-            "with those to convert it."
+            f"this model has {_settings(layout)}; only {_settings(NETKET_LAYOUT)} "
+            "(eqxnqs.NETKET_LAYOUT) has the layers, parameters and inputs of NetKet's Flax "
+            "DeepSetRelDistance. Build the model with **eqxnqs.NETKET_LAYOUT to convert it."
         )
+
+
+def _settings(values: dict) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in values.items())
 
 
 def flax_params(model: DeepSetRelDistance) -> dict:
@@ -142,8 +146,7 @@ def from_flax(flax_model: nk.models.DeepSetRelDistance, variables: Mapping) -> D
         output_activation=flax_model.output_activation,
         pooling=flax_model.pooling,
         use_bias=flax_model.use_bias,
-        rho_readout="netket",
-        positive_cusp=False,
+        **NETKET_LAYOUT,
         key=jax.random.key(0),
     )
     return load_flax_params(template, variables)

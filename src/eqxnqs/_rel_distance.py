@@ -1,3 +1,4 @@
+import math
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
@@ -18,6 +19,11 @@ from ._typing import Initializer, RealArray, typechecked
 
 RHO_READOUTS = ("linear", "netket")
 
+#: The keyword arguments that make a `DeepSetRelDistance` NetKet's model exactly
+#: (its rho layers, its cusp parameter ``b``, its input ``(d/L)^2``), as the
+#: Flax converters need: ``DeepSetRelDistance(box, n, **NETKET_LAYOUT, ...)``.
+NETKET_LAYOUT = dict(rho_readout="netket", positive_cusp=False, input_scale=1.0)
+
 
 class DeepSetRelDistance(eqx.Module):
     r"""DeepSets log-amplitude of N bosons in a periodic box (Pescia et al. 2022).
@@ -28,11 +34,15 @@ class DeepSetRelDistance(eqx.Module):
     .. math::
 
         d_{ij} = \tfrac{L}{2}\sin(\pi (x_i - x_j)/L), \quad
-        y_{ij} = (d_{ij}/L)^2, \quad
+        y_{ij} = s\,(d_{ij}/L)^2, \quad
         \log\psi(x) = \rho\Big(\mathrm{pool}_{i<j}\,\phi(y_{ij})\Big)
                       - \tfrac12 \sum_{i<j} \frac{b}{|d_{ij}|^{k}}
 
-    where the last (Kato cusp) term is present only when ``cusp_exponent=k``
+    with ``s = input_scale``. The default, 4, makes ``y = sin^2(pi x / L)``
+    per axis span [0, 1]; NetKet's ``s = 1`` leaves y in [0, 1/4], and when the box
+    is much larger than the interaction range the relevant pairs all map to
+    inputs near 0 and the network learns slowly or not at all (README,
+    "Convergence"). The last (Kato cusp) term is present only when ``cusp_exponent=k``
     is set, with learnable ``b``. With ``positive_cusp=True`` (default) the
     ``cusp`` field (shape ``(1,)``) holds ``c`` with ``b = softplus(c) =
     log(1 + e^c)``, so ``b > 0`` always: a negative ``b`` makes psi grow
@@ -66,6 +76,7 @@ class DeepSetRelDistance(eqx.Module):
     pooling: Callable = eqx.field(static=True)
     rho_readout: str = eqx.field(static=True)
     positive_cusp: bool = eqx.field(static=True)
+    input_scale: float = eqx.field(static=True)
 
     @typechecked
     def __init__(
@@ -89,6 +100,7 @@ class DeepSetRelDistance(eqx.Module):
         readout_init: Initializer | None = None,
         rho_readout: str = "linear",
         positive_cusp: bool = True,
+        input_scale: float = 4.0,
         key: PRNGKeyArray,
     ):
         """**Arguments:**
@@ -123,6 +135,10 @@ class DeepSetRelDistance(eqx.Module):
           ``b > 0``) or ``b`` (NetKet's parametrisation, needed by the Flax
           converters).
           `params_init` draws the initial ``b`` in both cases.
+        - `input_scale`: the factor ``s`` of phi's input ``s (d/L)^2``
+          (default 4: the input spans [0, 1]; NetKet: 1).
+        - ``**NETKET_LAYOUT`` sets `rho_readout`, `positive_cusp` and
+          `input_scale` to NetKet's model, which the Flax converters need.
         - `key`: a JAX PRNG key.
         """
         self.box = check_box(box)
@@ -179,6 +195,10 @@ class DeepSetRelDistance(eqx.Module):
                 )
             # softplus^-1(b) = b + log(1 - e^-b), written to stay accurate for large b.
             self.cusp = strength + jnp.log(-jnp.expm1(-strength)) if positive_cusp else strength
+        if not (isinstance(input_scale, (int, float)) and math.isfinite(input_scale)
+                and input_scale > 0):
+            raise ValueError(f"input_scale must be a positive number; got {input_scale!r}.")
+        self.input_scale = float(input_scale)
         self.n_particles = n_particles
         self.cusp_exponent = cusp_exponent
         self.pooling = resolve_pooling(pooling)
@@ -254,7 +274,8 @@ class DeepSetRelDistance(eqx.Module):
         displacements = sine_pair_displacements(
             jnp.reshape(x, (self.n_particles, self.dim)), box
         )
-        log_psi = apply_deepset(self.phi, self.rho, self.pooling, (displacements / box) ** 2)
+        features = self.input_scale * (displacements / box) ** 2
+        log_psi = apply_deepset(self.phi, self.rho, self.pooling, features)
         if self.cusp is not None:
             distances = jnp.linalg.norm(displacements, axis=-1)
             log_psi = log_psi - 0.5 * jnp.sum(self.cusp_strength / distances**self.cusp_exponent)

@@ -46,11 +46,13 @@ def _circulant_pairs(n_particles: int) -> tuple[np.ndarray, np.ndarray]:
     return shifts, weights
 
 
-def _sine_feature_jet(theta: Float[Array, " D"], box: Float[Array, " D"]) -> Jet:
-    """Jet of ``y = (sin(theta) / 2)^2``, ``theta = pi u / L``, along the D axes of u."""
-    value = jnp.sin(theta) ** 2 / 4.0
-    slope = jnp.pi / (4.0 * box) * jnp.sin(2.0 * theta)
-    curvature = jnp.pi**2 / (2.0 * box**2) * jnp.cos(2.0 * theta)
+def _sine_feature_jet(
+    theta: Float[Array, " D"], box: Float[Array, " D"], scale: float
+) -> Jet:
+    """Jet of ``y = scale (sin(theta) / 2)^2``, ``theta = pi u / L``, along the D axes of u."""
+    value = scale / 4.0 * jnp.sin(theta) ** 2
+    slope = scale * jnp.pi / (4.0 * box) * jnp.sin(2.0 * theta)
+    curvature = scale * jnp.pi**2 / (2.0 * box**2) * jnp.cos(2.0 * theta)
     return Jet(value, jnp.diag(slope), jnp.diag(curvature))
 
 
@@ -98,7 +100,7 @@ def rel_distance_grad_and_hessian_diagonal(model, x: Float[Array, " n_dof"]):
     partners = (np.arange(n)[:, None] + shifts[None, :]) % n
     theta = jnp.pi * (positions[:, None, :] - positions[partners]) / box  # (N, K, D)
 
-    pair_jet = jax.vmap(jax.vmap(lambda t: mlp_jet(model.phi, _sine_feature_jet(t, box))))
+    pair_jet = jax.vmap(jax.vmap(lambda t: mlp_jet(model.phi, _sine_feature_jet(t, box, model.input_scale))))
     jets = pair_jet(theta)
     pooled = c * jnp.einsum("k,ikf->f", weights, jets.value)
 

@@ -29,14 +29,16 @@ CHAIN_STARTS = ("lattice", "uniform")
 NETKET_EXAMPLE = dict(
     rho_readout="netket", positive_cusp=False, zero_readout=False, sampler="gaussian",
     sampler_sigma=0.05, n_chains=16, sweep_size=32, chain_start="uniform", n_samples=4096,
-    n_discard_per_chain=128, clip_local_energy=None, max_norm=None,
+    n_discard_per_chain=128, clip_local_energy=None, max_norm=None, target_acceptance=None,
+    input_scale=1.0,
 )
 
 
 #: What the settings added after 0.1.0 were in 0.1.0 (to read its config.json).
 BEFORE_0_2 = dict(
     rho_readout="netket", positive_cusp=False, zero_readout=False, chain_start="uniform",
-    clip_local_energy=None, max_norm=None, final_samples=4096,
+    clip_local_energy=None, max_norm=None, final_samples=4096, target_acceptance=None,
+    input_scale=1.0,
 )
 
 
@@ -73,11 +75,16 @@ class RunConfig:
     rho_readout: str = "linear"
     # the cusp parameter holds log b, so b > 0 (False: b itself, as NetKet)
     positive_cusp: bool = True
+    # phi's input is input_scale * (d/L)^2: 4 spans [0, 1] (1: NetKet's)
+    input_scale: float = 4.0
     # rho's last weight starts at zero: log psi starts as the cusp term alone
     zero_readout: bool = True
     # sampler: eqxnqs's single-particle moves, or NetKet's all-particle Gaussian ones
     sampler: str = "single-particle"
+    # the starting step width; adapted before every sampling towards this
+    # acceptance (None: the width stays sampler_sigma)
     sampler_sigma: float = 0.3
+    target_acceptance: float | None = 0.5
     n_chains: int = 64
     sweep_size: int | None = None
     chain_start: str = "lattice"
@@ -117,7 +124,8 @@ class RunConfig:
         require(self.system in SYSTEMS, f"unknown system {self.system!r}; choose one of {SYSTEMS}.")
         require(isinstance(self.n_particles, int) and self.n_particles >= 2,
                 f"n-particles must be an integer >= 2; got {self.n_particles!r}.")
-        for name in ("density", "box_length", "sigma", "sampler_sigma", "learning_rate", "v0"):
+        for name in ("density", "box_length", "sigma", "sampler_sigma", "learning_rate", "v0",
+                     "input_scale"):
             positive(name, integer=False)
         require(isinstance(self.beta, (int, float)) and math.isfinite(self.beta)
                 and self.beta >= 1, f"beta must be a number >= 1; got {self.beta!r}.")
@@ -136,6 +144,11 @@ class RunConfig:
         for name in ("clip_local_energy", "max_norm"):
             if getattr(self, name) is not None:
                 positive(name, integer=False)
+        require(self.target_acceptance is None
+                or isinstance(self.target_acceptance, (int, float))
+                and not isinstance(self.target_acceptance, bool)
+                and 0 < self.target_acceptance < 1,
+                f"target-acceptance must be in (0, 1) or none; got {self.target_acceptance!r}.")
         require(self.chain_start in CHAIN_STARTS,
                 f"unknown chain-start {self.chain_start!r}; choose one of {CHAIN_STARTS}.")
         for name in ("clip_local_energy", "max_norm"):

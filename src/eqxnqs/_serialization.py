@@ -59,6 +59,7 @@ def hyperparameters(model: DeepSetRelDistance) -> dict:
         "features_rho": list(model.features_rho),
         "rho_readout": model.rho_readout,
         "positive_cusp": model.positive_cusp,
+        "input_scale": model.input_scale,
         "cusp_exponent": model.cusp_exponent,
         "param_dtype": jnp.dtype(model.rho.layers[0].weight.dtype).name,
         "activation": _activation_name(model.rho.activation, "activation"),
@@ -78,6 +79,7 @@ def from_hyperparameters(hyper: dict, *, key) -> DeepSetRelDistance:
     # Files written before rho_readout existed hold NetKet's layout.
     hyper.setdefault("rho_readout", "netket")
     hyper.setdefault("positive_cusp", False)
+    hyper.setdefault("input_scale", 1.0)
     return DeepSetRelDistance(box, n_particles, **hyper, key=key)
 
 

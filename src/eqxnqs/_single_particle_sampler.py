@@ -29,7 +29,42 @@ from ._pooling import linear_pooling_weight
 START_CHOICES = ("lattice", "uniform")
 
 
-class SingleParticleGaussianRule(MetropolisRule):
+def _checked_target(target_acceptance):
+    if target_acceptance is not None and not (
+        isinstance(target_acceptance, (int, float)) and 0 < target_acceptance < 1
+    ):
+        raise ValueError(f"target_acceptance must be None or in (0, 1); got {target_acceptance!r}.")
+    return target_acceptance
+
+
+class _AdaptiveWidth:
+    """The proposal width of a rule with `sigma` and `target_acceptance`, adapted on reset."""
+
+    def init_state(rule, sampler, machine, parameters, key):
+        if rule.target_acceptance is None:
+            return None
+        return jnp.asarray(rule.sigma, dtype=sampler.dtype)
+
+    def reset(rule, sampler, machine, parameters, state):
+        if rule.target_acceptance is None:
+            return None
+        box = np.asarray(sampler.hilbert.domain, dtype=float)
+        acceptance = jnp.sum(state.n_accepted_proc) / jnp.maximum(state.n_steps_proc, 1)
+        factor = jnp.clip(jnp.sqrt(acceptance / rule.target_acceptance), 0.5, 2.0)
+        factor = jnp.where(state.n_steps_proc > 0, factor, 1.0)
+        return jnp.clip(state.rule_state * factor, 1e-3 * box.min(), 0.5 * box.min())
+
+    def width(rule, state):
+        """The proposal width in use: `sigma`, or the adapted one in ``state.rule_state``."""
+        return rule.sigma if rule.target_acceptance is None else state.rule_state
+
+    def _adaptive_repr(self):
+        if self.target_acceptance is None:
+            return ""
+        return f", target_acceptance={self.target_acceptance}"
+
+
+class SingleParticleGaussianRule(_AdaptiveWidth, MetropolisRule):
     """Move one particle, chosen uniformly, by a Gaussian step of width `sigma` per axis.
 
     The proposal is symmetric, so Metropolis needs no correction; positions
@@ -43,49 +78,78 @@ class SingleParticleGaussianRule(MetropolisRule):
     axis, so no two particles start closer than half a spacing; ``"uniform"``
     draws independent uniform positions, NetKet's default, which can put two
     particles inside a hard core where the wavefunction underflows to zero.
+
+    `target_acceptance` (e.g. 0.5) makes the width adaptive: whenever the
+    sampler is reset (NetKet does so before every ``vstate.sample()``, i.e.
+    once per VMC iteration) the width is multiplied by
+    ``clip(sqrt(acceptance / target_acceptance), 1/2, 2)``, with the acceptance
+    of the sampling since the previous reset, and kept within
+    ``[1e-3, 1/2] * min(box)``. Within one sampling the width is fixed, so each
+    batch of samples comes from one Metropolis chain with a symmetric
+    proposal. `sigma` is then the starting width; the current one is
+    ``sampler_state.rule_state``. ``None`` (default) keeps `sigma` fixed.
     """
 
     sigma: float
     start: str = struct.field(pytree_node=False)
+    target_acceptance: float | None = struct.field(pytree_node=False)
 
-    def __init__(self, sigma: float = 1.0, *, start: str = "lattice"):
+    def __init__(
+        self, sigma: float = 1.0, *, start: str = "lattice", target_acceptance: float | None = None
+    ):
         if not (np.isfinite(sigma) and sigma > 0):
             raise ValueError(f"sigma must be a positive number; got {sigma!r}.")
         if start not in START_CHOICES:
             raise ValueError(f"start must be one of {START_CHOICES}; got {start!r}.")
         self.sigma = sigma
         self.start = start
+        self.target_acceptance = _checked_target(target_acceptance)
 
     def random_state(rule, sampler, machine, parameters, state, key):
         return _start_configurations(rule.start, sampler, key)
 
     def transition(rule, sampler, machine, parameters, state, key, r):
-        proposal, _, _ = _propose(rule.sigma, sampler.hilbert, key, r)
+        proposal, _, _ = _propose(rule.width(state), sampler.hilbert, key, r)
         return proposal, None
 
     def __repr__(self):
-        return f"SingleParticleGaussianRule(sigma={self.sigma}, start={self.start!r})"
+        return (
+            f"SingleParticleGaussianRule(sigma={self.sigma}, start={self.start!r}"
+            f"{self._adaptive_repr()})"
+        )
 
 
-class LatticeStartGaussianRule(GaussianRule):
+class LatticeStartGaussianRule(_AdaptiveWidth, GaussianRule):
     """NetKet's all-particle `GaussianRule`, with chains started as `start` says.
 
-    The moves are NetKet's; `start` is as in `SingleParticleGaussianRule`.
+    The moves are NetKet's; `start` and `target_acceptance` are as in
+    `SingleParticleGaussianRule`.
     """
 
     start: str = struct.field(pytree_node=False)
+    target_acceptance: float | None = struct.field(pytree_node=False)
 
-    def __init__(self, sigma: float = 1.0, *, start: str = "lattice"):
+    def __init__(
+        self, sigma: float = 1.0, *, start: str = "lattice", target_acceptance: float | None = None
+    ):
         if start not in START_CHOICES:
             raise ValueError(f"start must be one of {START_CHOICES}; got {start!r}.")
         super().__init__(sigma)
         self.start = start
+        self.target_acceptance = _checked_target(target_acceptance)
 
     def random_state(rule, sampler, machine, parameters, state, key):
         return _start_configurations(rule.start, sampler, key)
 
+    def transition(rule, sampler, machine, parameters, state, key, r):
+        fixed = GaussianRule(rule.width(state))
+        return GaussianRule.transition(fixed, sampler, machine, parameters, state, key, r)
+
     def __repr__(self):
-        return f"LatticeStartGaussianRule(sigma={self.sigma}, start={self.start!r})"
+        return (
+            f"LatticeStartGaussianRule(sigma={self.sigma}, start={self.start!r}"
+            f"{self._adaptive_repr()})"
+        )
 
 
 def _start_configurations(start: str, sampler, key):
@@ -145,7 +209,7 @@ def _pair_terms(model, u):
     """``phi(y(u))`` and the cusp term of one displacement, exactly as in the forward pass."""
     box = jnp.asarray(model.box, dtype=u.dtype)
     d = box / 2.0 * jnp.sin(jnp.pi * u / box)
-    features = model.phi((d / box) ** 2)
+    features = model.phi(model.input_scale * (d / box) ** 2)
     if model.cusp is None:
         return features, jnp.zeros((), u.dtype)
     return features, -0.5 * model.cusp_strength / jnp.linalg.norm(d) ** model.cusp_exponent
@@ -197,14 +261,25 @@ class SingleParticleMetropolis(MetropolisSampler):
     SingleParticleGaussianRule(sigma, start=start), ...)`` with the same seeds
     (to rounding), but for an eqxnqs `DeepSetRelDistance` each proposal costs
     O(N) instead of a forward pass. Chains start on a jittered lattice by
-    default (``start="uniform"``: NetKet's uniform positions). ``sweep_size``
+    default (``start="uniform"``: NetKet's uniform positions);
+    `target_acceptance` adapts the width between samplings (see the rule).
+    ``sweep_size``
     (proposals per sample) defaults to NetKet's ``hilbert.size``; every other
     keyword argument is `MetropolisSampler`'s.
     """
 
-    def __init__(self, hilbert, sigma: float = 1.0, *, start: str = "lattice", **kwargs):
+    def __init__(
+        self,
+        hilbert,
+        sigma: float = 1.0,
+        *,
+        start: str = "lattice",
+        target_acceptance: float | None = None,
+        **kwargs,
+    ):
         _geometry(hilbert)
-        super().__init__(hilbert, SingleParticleGaussianRule(sigma, start=start), **kwargs)
+        rule = SingleParticleGaussianRule(sigma, start=start, target_acceptance=target_acceptance)
+        super().__init__(hilbert, rule, **kwargs)
 
     def _sample_next(self, machine, parameters, state):
         model = incremental_model(machine, parameters)
@@ -220,6 +295,7 @@ class SingleParticleMetropolis(MetropolisSampler):
         # The pair sums of every chain, rebuilt from scratch once per sweep.
         feature_sum, cusp_sum = jax.vmap(lambda x: _all_pair_sums(model, x))(state.σ)
         state = state.replace(log_prob=log_prob_of(feature_sum, cusp_sum))
+        width = self.rule.width(state)
 
         def change(x, particle, position):
             """Change of both pair sums when `particle` moves to `position`: O(N)."""
@@ -231,7 +307,7 @@ class SingleParticleMetropolis(MetropolisSampler):
         def step(i, carry):
             state, feature_sum, cusp_sum = carry
             new_rng, key1, key2 = jax.random.split(state.rng, 3)
-            proposal, particle, moved = _propose(self.rule.sigma, self.hilbert, key1, state.σ)
+            proposal, particle, moved = _propose(width, self.hilbert, key1, state.σ)
             d_features, d_cusp = jax.vmap(change)(state.σ, particle, moved)
             proposal_log_prob = log_prob_of(feature_sum + d_features, cusp_sum + d_cusp)
             uniform = jax.random.uniform(key2, shape=(self.n_batches,))
@@ -253,6 +329,7 @@ class SingleParticleMetropolis(MetropolisSampler):
     def __repr__(self):
         return (
             f"SingleParticleMetropolis(sigma={self.rule.sigma}, start={self.rule.start!r}, "
+            f"target_acceptance={self.rule.target_acceptance}, "
             f"n_chains={self.n_chains}, "
             f"sweep_size={self.sweep_size})"
         )

@@ -67,6 +67,7 @@ def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
         readout_init=jax.nn.initializers.zeros if config.zero_readout else None,
         rho_readout=config.rho_readout,
         positive_cusp=config.positive_cusp,
+        input_scale=config.input_scale,
         key=jax.random.key(config.seed),
     )
 
@@ -75,10 +76,14 @@ def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
     chains = dict(n_chains=config.n_chains, sweep_size=config.sweep_size)
     if config.sampler == "single-particle":
         sampler = SingleParticleMetropolis(
-            system.hilbert, sigma=config.sampler_sigma, start=config.chain_start, **chains
+            system.hilbert, sigma=config.sampler_sigma, start=config.chain_start,
+            target_acceptance=config.target_acceptance, **chains
         )
     else:
-        rule = LatticeStartGaussianRule(config.sampler_sigma, start=config.chain_start)
+        rule = LatticeStartGaussianRule(
+            config.sampler_sigma, start=config.chain_start,
+            target_acceptance=config.target_acceptance,
+        )
         sampler = nk.sampler.MetropolisSampler(system.hilbert, rule, **chains)
     vstate = make_mcstate(
         sampler,
@@ -218,10 +223,17 @@ def final_results(config: RunConfig, system: System, vstate, log) -> dict:
         "diagnostics": diagnostics,
         "warnings": warnings,
         "acceptance": float(vstate.sampler_state.acceptance),
+        "sampler_width": _sampler_width(vstate, config),
         "pair_distribution": {"r": r.tolist(), "g": g.tolist()},
         "units": _units(system),
         "config": dataclasses.asdict(config),
     }
+
+
+def _sampler_width(vstate, config: RunConfig) -> float:
+    """The proposal width of the last sampling (adapted, or the fixed sampler_sigma)."""
+    width = vstate.sampler_state.rule_state
+    return config.sampler_sigma if width is None else float(width)
 
 
 def _units(system: System) -> dict:
