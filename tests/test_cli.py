@@ -147,6 +147,10 @@ def test_single_particle_sampler_run(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert 0.05 < results["acceptance"] < 0.99
     assert np.isfinite(results["energy_per_particle"]["mean"])
+    # The width adapts from 0.5 (target acceptance 0.5), and each step logs it.
+    widths = json.loads((out / "log.json").read_text())["SamplerWidth"]["value"]
+    assert widths[0] == 0.5 and len(widths) == 3
+    assert results["sampler_width"] != 0.5 and results["sampler_width"] > 0
 
 
 @pytest.mark.parametrize(
@@ -160,6 +164,8 @@ def test_single_particle_sampler_run(tmp_path, capsys):
         (["run", "helium", "--driver", "vmc", "--clip-local-energy", "5"],
          "clip-local-energy needs the vmc_sr driver"),
         (["run", "helium", "--max-norm", "-1"], "max-norm must be a positive number"),
+        (["run", "helium", "--target-acceptance", "1"], "target-acceptance must be in (0, 1)"),
+        (["run", "helium", "--input-scale", "0"], "input-scale must be a positive number"),
     ],
 )
 def test_bad_stability_options_give_one_line(tmp_path, capsys, args, message):
@@ -175,7 +181,8 @@ def test_netket_example_preset_and_explicit_options():
     config = config_from_args(_parser().parse_args(argv), argv)
     assert config == eqxnqs.RunConfig.netket_example(n_chains=32)
     assert (config.sampler, config.rho_readout, config.clip_local_energy, config.max_norm,
-            config.positive_cusp) == ("gaussian", "netket", None, None, False)
+            config.positive_cusp, config.target_acceptance, config.input_scale) == (
+        "gaussian", "netket", None, None, False, None, 1.0)
     argv = ["run", "helium", "--driver", "vmc", "--out", "x"]
     config = config_from_args(_parser().parse_args(argv), argv)
     assert (config.clip_local_energy, config.max_norm) == (None, None)
