@@ -106,9 +106,10 @@ def load(path: str | os.PathLike) -> DeepSetRelDistance:
         first_line = file.readline()
         try:
             header = json.loads(first_line)
-            assert isinstance(header, dict) and header.get("format") == FORMAT
-        except (ValueError, AssertionError):
-            raise ValueError(f"{path} is not an eqxnqs model file.") from None
+        except ValueError:
+            header = None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ValueError(f"{path} is not an eqxnqs model file.")
         if header.get("format_version") != FORMAT_VERSION:
             raise ValueError(
                 f"{path} has model format version {header.get('format_version')}; "
