@@ -166,6 +166,8 @@ def test_single_particle_sampler_run(tmp_path, capsys):
         (["run", "helium", "--max-norm", "-1"], "max-norm must be a positive number"),
         (["run", "helium", "--target-acceptance", "1"], "target-acceptance must be in (0, 1)"),
         (["run", "helium", "--input-scale", "0"], "input-scale must be a positive number"),
+        (["run", "helium", "--n-chains", "7", "--n-samples", "64"],
+         "n-samples (64) must be a multiple of n-chains (7)"),
     ],
 )
 def test_bad_stability_options_give_one_line(tmp_path, capsys, args, message):

@@ -105,3 +105,16 @@ def test_loading_mismatched_flax_parameters(small_model):
     del params["deepset"]["DeepSetMLP_0"]["ds_rho"]["Dense_3"]
     with pytest.raises(ValueError, match="ds_rho must hold Dense_0 .. Dense_3"):
         eqxnqs.load_flax_params(small_model, params)
+
+
+def test_run_errors_are_public_types(tmp_path):
+    """A Python caller can catch what run_vmc raises, by its exported type."""
+    assert issubclass(eqxnqs.ConfigError, ValueError)
+    assert issubclass(eqxnqs.RunFolderError, ValueError)
+    assert issubclass(eqxnqs.RunDivergedError, RuntimeError)
+    with pytest.raises(eqxnqs.ConfigError, match="must be a multiple of n-chains"):
+        eqxnqs.RunConfig(n_chains=64, final_samples=1000)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.json").write_text("{}")
+    with pytest.raises(eqxnqs.RunFolderError):
+        eqxnqs.run_vmc(eqxnqs.RunConfig(n_iter=1), tmp_path / "run")

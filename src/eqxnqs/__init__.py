@@ -5,6 +5,7 @@ import jax as _jax
 # Physics here is computed in float64, as in NetKet (which also enables it).
 _jax.config.update("jax_enable_x64", True)
 
+from ._checkpoint import RunDivergedError as RunDivergedError
 from ._deepset import DeepSetMLP as DeepSetMLP
 from ._distance import sine_pair_displacements as sine_pair_displacements
 from ._flax_convert import (
@@ -32,6 +33,7 @@ from ._potentials import (
 )
 from ._rel_distance import DeepSetRelDistance as DeepSetRelDistance
 from ._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT
+from ._run_config import ConfigError as ConfigError
 from ._run_config import RunConfig as RunConfig
 from ._serialization import (
     hyperparameters as hyperparameters,
@@ -54,6 +56,7 @@ from ._systems import (
     periodic_particles as periodic_particles,
 )
 from ._vmc_run import energy_per_particle as energy_per_particle
+from ._vmc_run import RunFolderError as RunFolderError
 from ._vmc_run import run_vmc as run_vmc
 from ._vmc_sr import VMC_SR as VMC_SR
 from ._vmc_sr import clip_local_energies as clip_local_energies

@@ -178,6 +178,11 @@ class RunConfig:
                 raise ConfigError(str(error).replace("_", "-")) from None
         require(self.n_samples >= self.n_chains,
                 f"n-samples ({self.n_samples}) must be at least n-chains ({self.n_chains}).")
+        # NetKet would round the sample counts up silently.
+        for name in ("n_samples", "final_samples"):
+            require(getattr(self, name) % self.n_chains == 0,
+                    f"{name.replace('_', '-')} ({getattr(self, name)}) must be a multiple of "
+                    f"n-chains ({self.n_chains}).")
 
     @property
     def spatial_dim(self) -> int:
