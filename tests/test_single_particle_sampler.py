@@ -26,15 +26,17 @@ def _chains(sampler, model, n_samples=96):
 
 
 @pytest.mark.parametrize(
-    "overrides", [{}, {"pooling": "mean", "cusp_exponent": None, "input_scale": 25.0}],
-    ids=["sum+cusp", "mean+input-scale"])
-def test_same_chain_as_netkets_sampler_with_the_same_rule(overrides):
+    "overrides, target",
+    [({}, None), ({"pooling": "mean", "cusp_exponent": None, "input_scale": 25.0}, 0.5)],
+    ids=["sum+cusp", "mean+input-scale+adaptive"])
+def test_same_chain_as_netkets_sampler_with_the_same_rule(overrides, target):
     """O(N) updates change nothing but the cost: identical samples, same seeds."""
     model = _model(**overrides)
-    fast_vs, fast = _chains(eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.4, n_chains=8),
-                            model)
-    reference = nk.sampler.MetropolisSampler(HILBERT, eqxnqs.SingleParticleGaussianRule(0.4),
-                                             n_chains=8)
+    fast_vs, fast = _chains(
+        eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.4, target_acceptance=target,
+                                        n_chains=8), model)
+    reference = nk.sampler.MetropolisSampler(
+        HILBERT, eqxnqs.SingleParticleGaussianRule(0.4, target_acceptance=target), n_chains=8)
     ref_vs, ref = _chains(reference, model)
     # A flipped accept/reject would move a sample by O(sigma); rounding of
     # the O(N) update (~1e-15) cannot, unless a uniform draw lands within
@@ -47,6 +49,12 @@ def test_same_chain_as_netkets_sampler_with_the_same_rule(overrides):
     # The log-probabilities carried along equal 2 Re log psi of the samples.
     np.testing.assert_allclose(fast_vs.sampler_state.log_prob,
                                2 * fast_vs.log_value(fast_vs.sampler_state.σ), rtol=1e-12)
+    if target is not None:
+        # Later samplings use the adapted width, on both paths alike.
+        for _ in range(2):
+            np.testing.assert_allclose(fast_vs.sample(), ref_vs.sample(), rtol=0, atol=1e-12)
+        width = float(fast_vs.sampler_state.rule_state)
+        assert width != 0.4 and width == pytest.approx(float(ref_vs.sampler_state.rule_state))
 
 
 def test_rule_moves_one_particle_inside_the_box():
@@ -139,20 +147,6 @@ def test_adapted_sampler_samples_the_right_distribution():
     weight = np.exp(-2 * a * np.sin(np.pi * grid) ** 2)
     exact = np.sum(np.sin(np.pi * grid) ** 2 * weight) / np.sum(weight)
     assert abs(float(stats.mean) - exact) < 5 * float(stats.error_of_mean), (stats, exact)
-
-
-def test_adaptive_fast_path_is_netkets_chain():
-    """The O(N) DeepSet path uses the adapted width exactly as the generic path does."""
-    model = _model()
-    rule = eqxnqs.SingleParticleGaussianRule(0.1, target_acceptance=0.5)
-    fast = eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.1, target_acceptance=0.5, n_chains=8)
-    reference = nk.sampler.MetropolisSampler(HILBERT, rule, n_chains=8)
-    fast_vs, _ = _chains(fast, model)
-    ref_vs, _ = _chains(reference, model)
-    for _ in range(3):
-        np.testing.assert_allclose(fast_vs.sample(), ref_vs.sample(), rtol=0, atol=1e-12)
-    width = float(fast_vs.sampler_state.rule_state)
-    assert width != 0.1 and width == pytest.approx(float(ref_vs.sampler_state.rule_state))
 
 
 def test_invalid_arguments():
