@@ -118,3 +118,25 @@ def test_run_errors_are_public_types(tmp_path):
     (tmp_path / "run" / "log.json").write_text("{}")
     with pytest.raises(eqxnqs.RunFolderError):
         eqxnqs.run_vmc(eqxnqs.RunConfig(n_iter=1), tmp_path / "run")
+
+
+def test_run_config_resolves_the_cusp_per_system_as_the_command_line_does():
+    from eqxnqs._cli import _parser, config_from_args
+
+    for system, exponent in (("helium", 5), ("gaussian", None), ("calogero-sutherland", 1)):
+        assert eqxnqs.RunConfig(system=system).cusp_exponent == exponent
+        argv = ["run", system, "--out", "x"]
+        assert config_from_args(_parser().parse_args(argv), argv) == eqxnqs.RunConfig(
+            system=system)
+    assert eqxnqs.RunConfig(system="gaussian", cusp_exponent=3).cusp_exponent == 3
+    with pytest.raises(eqxnqs.ConfigError, match="cusp-exponent must be a positive integer"):
+        eqxnqs.RunConfig(cusp_exponent="five")
+
+
+def test_settings_of_other_systems_do_not_block_a_resume():
+    helium = eqxnqs.RunConfig()
+    assert helium.differences(eqxnqs.RunConfig(v0=3.0, box_length=9.0)) == []
+    assert helium.differences(eqxnqs.RunConfig(density=0.2)) == ["density"]
+    gaussian = eqxnqs.RunConfig(system="gaussian")
+    assert gaussian.differences(eqxnqs.RunConfig(system="gaussian", v0=3.0)) == ["v0"]
+    assert gaussian.differences(eqxnqs.RunConfig(system="gaussian", density=0.2)) == []

@@ -42,7 +42,6 @@ def _optional_float(text: str) -> float | None:
 
 
 #: The cusp exponent of each system when --cusp-exponent is "auto".
-AUTO_CUSP_EXPONENT = {"helium": 5, "gaussian": None, "calogero-sutherland": 1}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -139,8 +138,6 @@ def config_from_args(args, argv=None) -> RunConfig:
     values["use_bias"] = not args.no_bias
     values["zero_readout"] = not args.random_readout
     values["positive_cusp"] = not args.linear_cusp
-    if values["cusp_exponent"] == "auto":
-        values["cusp_exponent"] = AUTO_CUSP_EXPONENT.get(args.system)
     given = _given_options(sys.argv[1:] if argv is None else argv)
     for name in ("clip_local_energy", "max_norm"):
         if values["driver"] != "vmc_sr" and name not in given:

@@ -42,6 +42,17 @@ BEFORE_0_2 = dict(
 )
 
 
+#: The cusp exponent that cusp_exponent="auto" (the default) gives each system.
+AUTO_CUSP_EXPONENT = {"helium": 5, "gaussian": None, "calogero-sutherland": 1}
+
+#: The settings that describe each system; the others' are not used by it.
+SYSTEM_SETTINGS = {
+    "helium": ("density",),
+    "gaussian": ("dim", "box_length", "v0", "sigma"),
+    "calogero-sutherland": ("box_length", "beta"),
+}
+
+
 class ConfigError(ValueError):
     """A run setting is invalid."""
 
@@ -66,7 +77,8 @@ class RunConfig:
     features_phi: tuple[int, ...] = (16, 16)
     layers_rho: int = 3
     features_rho: tuple[int, ...] = (16, 16, 1)
-    cusp_exponent: int | None = 5
+    # "auto": 5 for helium, 1 for calogero-sutherland, none for gaussian
+    cusp_exponent: int | str | None = "auto"
     activation: str = "gelu"
     output_activation: str | None = None
     pooling: str = "sum"
@@ -113,6 +125,9 @@ class RunConfig:
         def require(condition, message):
             if not condition:
                 raise ConfigError(message)
+
+        if self.cusp_exponent == "auto":
+            object.__setattr__(self, "cusp_exponent", AUTO_CUSP_EXPONENT.get(self.system))
 
         def positive(name, integer=True):
             value = getattr(self, name)
@@ -212,6 +227,12 @@ class RunConfig:
         return cls(**data)
 
     def differences(self, other: "RunConfig", ignore=("n_iter",)) -> list[str]:
-        """Names of the settings in which `other` differs (but `ignore`)."""
+        """Names of the settings in which `other` differs (but `ignore`).
+
+        Settings of other systems than this one's do not count.
+        """
+        unused = {name for system, names in SYSTEM_SETTINGS.items() if system != self.system
+                  for name in names} - set(SYSTEM_SETTINGS[self.system])
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return [k for k in mine if k not in ignore and mine[k] != theirs[k]]
+        return [k for k in mine
+                if k not in ignore and k not in unused and mine[k] != theirs[k]]
