@@ -71,18 +71,16 @@ def test_rule_moves_one_particle_inside_the_box():
 
 def test_samples_the_right_distribution():
     """|psi|^2 = prod_k exp(-2a sin^2(pi x_k / L_k)): compare <sin^2> with quadrature."""
-    a = 0.7
-    box = jnp.tile(jnp.asarray(BOX), 5)
-
-    def log_psi(params, x):
-        return -params["params"]["a"] * jnp.sum(jnp.sin(jnp.pi * x / box) ** 2, axis=-1)
-
     sampler = eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.8, n_chains=32)
-    vs = nk.vqs.MCState(sampler, apply_fun=log_psi, variables={"params": {"a": jnp.asarray(a)}},
-                        n_samples=8192, n_discard_per_chain=64, seed=0, sampler_seed=1)
+    _assert_samples_sin2(_sin2_state(sampler, a=0.7), a=0.7)
+
+
+def _assert_samples_sin2(vs, a):
+    """<sin^2(pi x / L)> of fresh samples of `vs` equals quadrature's, within 5 errors."""
+    box = jnp.tile(jnp.asarray(BOX), 5)
     samples = vs.sample().reshape(-1, 10)
     values = jnp.mean(jnp.sin(jnp.pi * samples / box) ** 2, axis=-1)
-    stats = nk.stats.statistics(values.reshape(32, -1))
+    stats = nk.stats.statistics(values.reshape(vs.sampler.n_chains, -1))
     grid = np.linspace(0.0, 1.0, 20001)[:-1]
     weight = np.exp(-2 * a * np.sin(np.pi * grid) ** 2)
     exact = np.sum(np.sin(np.pi * grid) ** 2 * weight) / np.sum(weight)
@@ -139,14 +137,7 @@ def test_adapted_sampler_samples_the_right_distribution():
     for _ in range(6):
         vs.sample()
     assert float(vs.sampler_state.rule_state) > 4 * 0.05
-    samples = vs.sample().reshape(-1, 10)
-    box = jnp.tile(jnp.asarray(BOX), 5)
-    values = jnp.mean(jnp.sin(jnp.pi * samples / box) ** 2, axis=-1)
-    stats = nk.stats.statistics(values.reshape(32, -1))
-    grid = np.linspace(0.0, 1.0, 20001)[:-1]
-    weight = np.exp(-2 * a * np.sin(np.pi * grid) ** 2)
-    exact = np.sum(np.sin(np.pi * grid) ** 2 * weight) / np.sum(weight)
-    assert abs(float(stats.mean) - exact) < 5 * float(stats.error_of_mean), (stats, exact)
+    _assert_samples_sin2(vs, a)
 
 
 def test_invalid_arguments():
