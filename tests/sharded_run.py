@@ -29,8 +29,9 @@ def main():
     sampler = eqxnqs.SingleParticleMetropolis(system.hilbert, sigma=0.3, n_chains=N_CHAINS)
     vs = eqxnqs.make_mcstate(sampler, model, n_samples=N_SAMPLES, n_discard_per_chain=64,
                              chunk_size=256, seed=0, sampler_seed=1)
-    driver = nk.driver.VMC_SR(hamiltonian, optax.sgd(0.01), variational_state=vs,
-                              diag_shift=0.01)
+    # eqxnqs's driver (NetKet's VMC_SR with the clipped gradient and trust region).
+    driver = eqxnqs.VMC_SR(hamiltonian, optax.sgd(0.01), variational_state=vs,
+                           diag_shift=0.01)
     driver.run(5, out=nk.logging.RuntimeLog(), show_progress=False)
 
     vs.n_samples = 4 * N_SAMPLES
