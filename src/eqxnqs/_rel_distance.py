@@ -38,8 +38,8 @@ class DeepSetRelDistance(eqx.Module):
         \log\psi(x) = \rho\Big(\mathrm{pool}_{i<j}\,\phi(y_{ij})\Big)
                       - \tfrac12 \sum_{i<j} \frac{b}{|d_{ij}|^{k}}
 
-    with ``s = input_scale``. The default, 4, makes ``y = sin^2(pi x / L)``
-    per axis span [0, 1]; NetKet's ``s = 1`` leaves y in [0, 1/4], and when the box
+    with ``s = input_scale``. The default, 4, makes ``y = sin^2(pi x / L)`` per
+    axis, spanning [0, 1]; NetKet's ``s = 1`` leaves y in [0, 1/4], and when the box
     is much larger than the interaction range the relevant pairs all map to
     inputs near 0 and the network learns slowly or not at all (README,
     "Convergence"). The last (Kato cusp) term is present only when ``cusp_exponent=k``

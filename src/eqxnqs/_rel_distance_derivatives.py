@@ -100,7 +100,10 @@ def rel_distance_grad_and_hessian_diagonal(model, x: Float[Array, " n_dof"]):
     partners = (np.arange(n)[:, None] + shifts[None, :]) % n
     theta = jnp.pi * (positions[:, None, :] - positions[partners]) / box  # (N, K, D)
 
-    pair_jet = jax.vmap(jax.vmap(lambda t: mlp_jet(model.phi, _sine_feature_jet(t, box, model.input_scale))))
+    def pair_jet_of(t):
+        return mlp_jet(model.phi, _sine_feature_jet(t, box, model.input_scale))
+
+    pair_jet = jax.vmap(jax.vmap(pair_jet_of))
     jets = pair_jet(theta)
     pooled = c * jnp.einsum("k,ikf->f", weights, jets.value)
 
