@@ -12,7 +12,6 @@ from helpers import random_configurations
 
 import eqxnqs
 from eqxnqs._kinetic import single_sample_model
-from eqxnqs._taylor import is_elementwise
 
 # Local kinetic energies are sums of O(n_dof) terms of both signs, each
 # computed to ~1e-16 relative; 1e-10 (the bound) leaves room for
@@ -65,13 +64,6 @@ def test_grad_and_hessian_diagonal_match_autodiff(case):
 def test_grad_and_hessian_diagonal_checks_its_input(small_model):
     with pytest.raises(ValueError, match=r"expects x of shape \(8,\)"):
         small_model.grad_and_hessian_diagonal(jnp.zeros(6))
-
-
-def test_elementwise_probe():
-    assert is_elementwise(jax.nn.gelu)
-    assert is_elementwise(jnp.tanh)
-    assert not is_elementwise(jax.nn.softmax)
-    assert not is_elementwise(_mixing_activation)
 
 
 # --- the operator against NetKet's, through NetKet's own kernels -------------

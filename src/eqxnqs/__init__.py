@@ -7,7 +7,11 @@ _jax.config.update("jax_enable_x64", True)
 
 from ._checkpoint import RunDivergedError as RunDivergedError
 from ._deepset import DeepSetMLP as DeepSetMLP
-from ._distance import sine_pair_displacements as sine_pair_displacements
+from ._geometry import (
+    minimum_image_distances as minimum_image_distances,
+    periodic_particles as periodic_particles,
+    sine_pair_displacements as sine_pair_displacements,
+)
 from ._flax_convert import (
     flax_params as flax_params,
     from_flax as from_flax,
@@ -22,6 +26,7 @@ from ._netket_adapter import (
     model_from_state as model_from_state,
     netket_log_amplitude as netket_log_amplitude,
 )
+from ._pairwise import PairwiseLogAmplitude as PairwiseLogAmplitude
 from ._observables import pair_distribution as pair_distribution
 from ._potentials import (
     AZIZ_EPSILON as AZIZ_EPSILON,
@@ -29,7 +34,6 @@ from ._potentials import (
     R_M_ANGSTROM as R_M_ANGSTROM,
     aziz_hfdhe2 as aziz_hfdhe2,
     gaussian_pair as gaussian_pair,
-    minimum_image_distances as minimum_image_distances,
 )
 from ._rel_distance import DeepSetRelDistance as DeepSetRelDistance
 from ._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT
@@ -53,7 +57,6 @@ from ._systems import (
     gaussian_bosons as gaussian_bosons,
     helium_1d as helium_1d,
     pair_potential as pair_potential,
-    periodic_particles as periodic_particles,
 )
 from ._vmc_run import energy_per_particle as energy_per_particle
 from ._vmc_run import RunFolderError as RunFolderError

@@ -17,8 +17,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import netket as nk
-import netket.experimental as nkx
 
+from ._geometry import periodic_particles
 from ._mlp import MLP
 from ._rel_distance import NETKET_LAYOUT, DeepSetRelDistance
 
@@ -49,8 +49,7 @@ def _settings(values: dict) -> str:
 def flax_params(model: DeepSetRelDistance) -> dict:
     """NetKet's Flax parameter tree (the ``"params"`` collection) of `model`."""
     _require_netket_layout(model)
-    dtype = model.rho.layers[0].weight.dtype
-    cusp = model.cusp if model.cusp is not None else jnp.ones((1,), dtype)
+    cusp = model.cusp if model.cusp is not None else jnp.ones((1,), model.param_dtype)
     return {
         "cusp": cusp,
         "deepset": {
@@ -155,21 +154,9 @@ def from_flax(flax_model: nk.models.DeepSetRelDistance, variables: Mapping) -> D
 def to_flax(model: DeepSetRelDistance) -> tuple[nk.models.DeepSetRelDistance, dict]:
     """NetKet's Flax `DeepSetRelDistance` and ``variables`` equal to `model`."""
     _require_netket_layout(model)
-    hilbert = nkx.hilbert.Particle(
-        N=model.n_particles,
-        geometry=nkx.geometry.Cell(d=model.dim, L=model.box, pbc=True),
-    )
+    hyper = model.hyperparameters()
     flax_model = nk.models.DeepSetRelDistance(
-        hilbert=hilbert,
-        layers_phi=len(model.phi.layers),
-        layers_rho=model.layers_rho,
-        features_phi=model.phi.widths,
-        features_rho=model.features_rho,
-        cusp_exponent=model.cusp_exponent,
-        param_dtype=model.rho.layers[0].weight.dtype,
-        activation=model.rho.activation,
-        output_activation=model.rho.final_activation,
-        pooling=model.pooling,
-        use_bias=model.rho.use_bias,
+        hilbert=periodic_particles(hyper.pop("n_particles"), hyper.pop("box")),
+        **{name: value for name, value in hyper.items() if name not in NETKET_LAYOUT},
     )
     return flax_model, {"params": flax_params(model)}

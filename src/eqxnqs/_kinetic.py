@@ -10,9 +10,9 @@ which needs the gradient and only the *diagonal* of the Hessian of
 ``log psi``. NetKet builds the whole ``n_dof x n_dof`` Hessian per sample.
 This operator takes, per state:
 
-- models that provide ``grad_and_hessian_diagonal(x)`` for one configuration
-  (`eqxnqs.DeepSetRelDistance`, also NetKet's Flax ``DeepSetRelDistance``
-  after an exact parameter conversion): that method, O(N^2) per sample;
+- every `eqxnqs.PairwiseLogAmplitude` (`eqxnqs.DeepSetRelDistance` among
+  them, and NetKet's Flax ``DeepSetRelDistance`` after an exact parameter
+  conversion): its ``grad_and_hessian_diagonal(x)``, O(N^2) per sample;
 - any other log-amplitude: folx's forward-mode Laplacian, with the masses
   folded into a rescaling of the coordinates.
 
@@ -32,6 +32,7 @@ from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
 from ._netket_framework import wrapped_model
+from ._pairwise import PairwiseLogAmplitude
 
 # Samples per `lax.map` step: enough to vectorise, few enough that the
 # per-pair intermediates stay in cache (measured: ~2x faster than one vmap
@@ -55,8 +56,8 @@ def _closure_objects(fn, depth: int = 0):
 def single_sample_model(logpsi: Callable, variables) -> object | None:
     """The one-configuration model behind NetKet's ``logpsi``, if it has a fast path.
 
-    Recognises states built from an eqxnqs model (`make_mcstate`, or any
-    Equinox module with ``grad_and_hessian_diagonal``) and from NetKet's Flax
+    Recognises states built from an `eqxnqs.PairwiseLogAmplitude`
+    (`make_mcstate`, or NetKet's own Equinox wrapping) and from NetKet's Flax
     ``DeepSetRelDistance`` (converted exactly to ours, inside the trace).
     Returns `None` for anything else.
     """
@@ -65,7 +66,7 @@ def single_sample_model(logpsi: Callable, variables) -> object | None:
     for obj in _closure_objects(logpsi):
         if isinstance(obj, EquinoxWrapper):
             model = wrapped_model(obj, variables)
-            return model if hasattr(model, "grad_and_hessian_diagonal") else None
+            return model if isinstance(model, PairwiseLogAmplitude) else None
         if isinstance(obj, nk.models.DeepSetRelDistance):
             return from_flax(obj, variables)
     return None

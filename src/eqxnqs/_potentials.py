@@ -1,4 +1,4 @@
-"""Pair potentials and minimum-image distances for periodic boxes."""
+"""Pair potentials and the helium units."""
 
 import jax.numpy as jnp
 from jaxtyping import Array, Float
@@ -11,19 +11,6 @@ AZIZ_EPSILON_KELVIN = 10.8
 AZIZ_EPSILON = 7.846373
 #: One energy unit hbar^2 / (m_He4 r_m^2) in kelvin (about 1.3764 K).
 KELVIN_PER_UNIT = AZIZ_EPSILON_KELVIN / AZIZ_EPSILON
-
-
-def minimum_image_distances(
-    positions: Float[Array, "n_particles dim"], box: Float[Array, " dim"]
-) -> Float[Array, " n_pairs"]:
-    """Distance of every pair ``i < j`` to the nearest periodic image.
-
-    Pairs are ordered as ``jnp.triu_indices(n_particles, 1)``.
-    """
-    i, j = jnp.triu_indices(positions.shape[0], 1)
-    separation = positions[i] - positions[j]
-    separation = jnp.remainder(separation + box / 2.0, box) - box / 2.0
-    return jnp.linalg.norm(separation, axis=-1)
 
 
 def aziz_hfdhe2(r: Float[Array, "..."]) -> Float[Array, "..."]:

@@ -7,13 +7,12 @@ import jax.numpy as jnp
 from jax.nn.initializers import lecun_normal, ones, zeros
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._box import box_from_hilbert, check_box
 from ._deepset import apply_deepset
-from ._distance import sine_pair_displacements
 from ._features import phi_widths, rho_widths
+from ._geometry import box_from_hilbert, check_box, sine_displacement
 from ._mlp import MLP
-from ._pooling import resolve_pooling
-from ._rel_distance_derivatives import rel_distance_grad_and_hessian_diagonal
+from ._pairwise import PairwiseLogAmplitude
+from ._pooling import linear_pooling_weight, resolve_pooling
 from ._typing import Initializer, RealArray, typechecked
 
 
@@ -25,7 +24,7 @@ RHO_READOUTS = ("linear", "netket")
 NETKET_LAYOUT = dict(rho_readout="netket", positive_cusp=False, input_scale=1.0)
 
 
-class DeepSetRelDistance(eqx.Module):
+class DeepSetRelDistance(PairwiseLogAmplitude):
     r"""DeepSets log-amplitude of N bosons in a periodic box (Pescia et al. 2022).
 
     For one configuration ``x`` of shape ``(n_particles * dim,)`` (NetKet's
@@ -72,8 +71,16 @@ class DeepSetRelDistance(eqx.Module):
     cusp: Float[Array, "1"] | None
     box: tuple[float, ...] = eqx.field(static=True)
     n_particles: int = eqx.field(static=True)
+    layers_phi: int = eqx.field(static=True)
+    features_phi: tuple[int, ...] = eqx.field(static=True)
+    layers_rho: int = eqx.field(static=True)
+    features_rho: tuple[int, ...] = eqx.field(static=True)
     cusp_exponent: int | None = eqx.field(static=True)
+    param_dtype: str = eqx.field(static=True)
+    activation: Callable | None = eqx.field(static=True)
+    output_activation: Callable | None = eqx.field(static=True)
     pooling: Callable = eqx.field(static=True)
+    use_bias: bool = eqx.field(static=True)
     rho_readout: str = eqx.field(static=True)
     positive_cusp: bool = eqx.field(static=True)
     input_scale: float = eqx.field(static=True)
@@ -142,6 +149,7 @@ class DeepSetRelDistance(eqx.Module):
         - `key`: a JAX PRNG key.
         """
         self.box = check_box(box)
+        param_dtype = jnp.dtype(param_dtype)
         if n_particles < 2:
             raise ValueError(
                 f"DeepSetRelDistance needs at least 2 particles (it is built on "
@@ -160,6 +168,11 @@ class DeepSetRelDistance(eqx.Module):
             raise ValueError(f"rho_readout must be one of {RHO_READOUTS}; got {rho_readout!r}.")
         phi_w = phi_widths(features_phi, layers_phi)
         rho_w = rho_widths(features_rho, layers_rho)
+        self.layers_phi, self.features_phi = layers_phi, phi_w
+        self.layers_rho, self.features_rho = layers_rho, rho_w
+        self.param_dtype = jnp.dtype(param_dtype).name
+        self.activation, self.output_activation = activation, output_activation
+        self.use_bias = use_bias
         if rho_readout == "netket":
             rho_w = (*rho_w, 1)  # NetKet appends a 1 -> 1 layer after the declared widths
         phi_key, rho_key, cusp_key = jax.random.split(key, 3)
@@ -212,7 +225,7 @@ class DeepSetRelDistance(eqx.Module):
         argument (including `key`) is passed to the constructor. A space that
         is not periodic in every direction is refused.
         """
-        box, n_particles = box_from_hilbert(hilbert)
+        box, n_particles = box_from_hilbert(hilbert, what=cls.__name__)
         return cls(box, n_particles, **kwargs)
 
     @property
@@ -223,60 +236,55 @@ class DeepSetRelDistance(eqx.Module):
         return jax.nn.softplus(self.cusp[0]) if self.positive_cusp else self.cusp[0]
 
     @property
-    def layers_rho(self) -> int:
-        """Number of declared rho layers (NetKet's extra 1 -> 1 layer not counted)."""
-        return len(self.rho.layers) - (self.rho_readout == "netket")
+    def sums_pairs(self) -> bool:
+        """Whether the pooling is linear (sum or mean), so that the fast routes apply."""
+        return self._pooling_weight is not None
 
     @property
-    def features_rho(self) -> tuple[int, ...]:
-        """Declared rho widths, ending in 1."""
-        return self.rho.widths[: self.layers_rho]
+    def _pooling_weight(self) -> float | None:
+        return linear_pooling_weight(self.pooling, self.n_pairs)
 
-    @property
-    def dim(self) -> int:
-        """Number of spatial dimensions D."""
-        return len(self.box)
+    def hyperparameters(self) -> dict:
+        """Every constructor argument but the initialisers and `key`, as given to it."""
+        return dict(
+            box=self.box,
+            n_particles=self.n_particles,
+            layers_phi=self.layers_phi,
+            features_phi=self.features_phi,
+            layers_rho=self.layers_rho,
+            features_rho=self.features_rho,
+            cusp_exponent=self.cusp_exponent,
+            param_dtype=self.param_dtype,
+            activation=self.activation,
+            output_activation=self.output_activation,
+            pooling=self.pooling,
+            use_bias=self.use_bias,
+            rho_readout=self.rho_readout,
+            positive_cusp=self.positive_cusp,
+            input_scale=self.input_scale,
+        )
 
-    @property
-    def n_dof(self) -> int:
-        """Number of coordinates of one configuration, ``n_particles * dim``."""
-        return self.n_particles * self.dim
+    def pair_terms(self, u: Float[Array, " dim"]) -> tuple[Float[Array, " F"], Float[Array, ""]]:
+        """``phi(s (d/L)^2)`` and the cusp term ``-b / (2 |d|^k)`` (0 without a cusp) of one pair."""
+        box = jnp.asarray(self.box, dtype=u.dtype)
+        d = sine_displacement(u, box)
+        features = self.phi(self.input_scale * (d / box) ** 2)
+        if self.cusp is None:
+            return features, jnp.zeros((), u.dtype)
+        return features, -0.5 * self.cusp_strength / jnp.linalg.norm(d) ** self.cusp_exponent
 
-    def _check_configuration(self, x) -> None:
-        if x.shape[0] != self.n_dof:
-            raise ValueError(
-                f"DeepSetRelDistance for {self.n_particles} particles in "
-                f"{self.dim}D expects x of shape ({self.n_dof},) = "
-                f"(n_particles * dim,); got shape {tuple(x.shape)}. "
-                "Use jax.vmap (or eqxnqs.LogAmplitude) for a batch."
-            )
-
-    @typechecked
-    def grad_and_hessian_diagonal(
-        self, x: Float[RealArray, " n_dof"]
-    ) -> tuple[Float[Array, " n_dof"], Float[Array, " n_dof"]]:
-        """Exact ``d log psi / dx_k`` and ``d^2 log psi / dx_k^2`` for every coordinate k.
-
-        Both have shape ``(n_particles * dim,)``, in units of 1/length and
-        1/length^2. With sum or mean pooling this costs a few forward passes
-        (a Taylor pass through phi per pair, rho's Hessian once), growing like
-        N^2; `eqxnqs.KineticEnergy` uses it. A custom pooling falls back to
-        the full Hessian.
-        """
-        self._check_configuration(x)
-        return rel_distance_grad_and_hessian_diagonal(self, jnp.asarray(x))
+    def readout(self, pair_sum: tuple[Float[Array, " F"], Float[Array, ""]]) -> Float[Array, ""]:
+        """``rho(c sum_pairs phi) + sum_pairs cusp``, with ``c`` 1 (sum) or ``1/n_pairs`` (mean)."""
+        features, cusp = pair_sum
+        return self.rho(self._pooling_weight * features)[0] + cusp
 
     @typechecked
     def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
-        """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
-        self._check_configuration(x)
-        box = jnp.asarray(self.box, dtype=x.dtype)
-        displacements = sine_pair_displacements(
-            jnp.reshape(x, (self.n_particles, self.dim)), box
-        )
-        features = self.input_scale * (displacements / box) ** 2
-        log_psi = apply_deepset(self.phi, self.rho, self.pooling, features)
-        if self.cusp is not None:
-            distances = jnp.linalg.norm(displacements, axis=-1)
-            log_psi = log_psi - 0.5 * jnp.sum(self.cusp_strength / distances**self.cusp_exponent)
-        return log_psi
+        """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``.
+
+        The same as `readout` of the pair sum, but pooled with `pooling`
+        itself, so that any pooling (not only a linear one) works here.
+        """
+        self.check_configuration(x)
+        features, cusp = jax.vmap(self.pair_terms)(self.pair_displacements(jnp.asarray(x)))
+        return apply_deepset(None, self.rho, self.pooling, features) + jnp.sum(cusp)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 
+from ._activations import activation_by_name, activation_name
 from ._pooling import pooling_name
 from ._rel_distance import DeepSetRelDistance
 
@@ -22,50 +22,26 @@ FORMAT = "eqxnqs-model"
 FORMAT_VERSION = 1
 
 
-def _activation_name(fn, what: str) -> str | None:
-    if fn is None:
-        return None
-    for name in dir(jax.nn):
-        if getattr(jax.nn, name) is fn:
-            return name
-    raise ValueError(
-        f"{what} {fn!r} is not a jax.nn function, so it cannot be saved by name; "
-        "use one of jax.nn's activations to save this model."
-    )
-
-
-def _activation(name: str | None):
-    if name is None:
-        return None
-    fn = getattr(jax.nn, name, None)
-    if not callable(fn):
-        raise ValueError(f"unknown activation {name!r}: not a jax.nn function.")
-    return fn
-
-
 def hyperparameters(model: DeepSetRelDistance) -> dict:
-    """Every constructor argument of `model` (but `key`), as JSON-ready values."""
+    """Every constructor argument of `model` (but the initialisers and `key`), JSON-ready.
+
+    Activations are written by their `jax.nn` name and the pooling as
+    ``"sum"`` or ``"mean"``; a model with anything else cannot be saved.
+    """
     if not isinstance(model, DeepSetRelDistance):
         raise TypeError(f"expected a DeepSetRelDistance; got {type(model).__name__}.")
-    pooling = pooling_name(model.pooling)
+    hyper = model.hyperparameters()
+    pooling = pooling_name(hyper["pooling"])
     if pooling is None:
         raise ValueError(f"pooling {model.pooling!r} is not 'sum' or 'mean'; it cannot be saved.")
     return {
-        "box": list(model.box),
-        "n_particles": model.n_particles,
-        "layers_phi": len(model.phi.layers),
-        "features_phi": list(model.phi.widths),
-        "layers_rho": model.layers_rho,
-        "features_rho": list(model.features_rho),
-        "rho_readout": model.rho_readout,
-        "positive_cusp": model.positive_cusp,
-        "input_scale": model.input_scale,
-        "cusp_exponent": model.cusp_exponent,
-        "param_dtype": jnp.dtype(model.rho.layers[0].weight.dtype).name,
-        "activation": _activation_name(model.rho.activation, "activation"),
-        "output_activation": _activation_name(model.rho.final_activation, "output_activation"),
+        **hyper,
+        "box": list(hyper["box"]),
+        "features_phi": list(hyper["features_phi"]),
+        "features_rho": list(hyper["features_rho"]),
+        "activation": activation_name(hyper["activation"], "activation"),
+        "output_activation": activation_name(hyper["output_activation"], "output_activation"),
         "pooling": pooling,
-        "use_bias": model.rho.use_bias,
     }
 
 
@@ -73,10 +49,9 @@ def from_hyperparameters(hyper: dict, *, key) -> DeepSetRelDistance:
     """Build a `DeepSetRelDistance` from the output of `hyperparameters`."""
     hyper = dict(hyper)
     box, n_particles = hyper.pop("box"), hyper.pop("n_particles")
-    hyper["activation"] = _activation(hyper["activation"])
-    hyper["output_activation"] = _activation(hyper["output_activation"])
-    hyper["param_dtype"] = jnp.dtype(hyper["param_dtype"])
-    # Files written before rho_readout existed hold NetKet's layout.
+    hyper["activation"] = activation_by_name(hyper["activation"])
+    hyper["output_activation"] = activation_by_name(hyper["output_activation"])
+    # Files written before these settings existed hold NetKet's layout.
     hyper.setdefault("rho_readout", "netket")
     hyper.setdefault("positive_cusp", False)
     hyper.setdefault("input_scale", 1.0)

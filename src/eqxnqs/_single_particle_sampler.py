@@ -1,18 +1,20 @@
-r"""Single-particle Metropolis moves, with O(N) updates of a DeepSet's log-amplitude.
+r"""Single-particle Metropolis moves, with O(N) updates of pairwise log-amplitudes.
 
 NetKet's `MetropolisGaussian` moves every coordinate at once, so every
 proposal costs a whole forward pass (O(N^2) pair terms) and a sample
-(``sweep_size = n_dof`` proposals) costs ``n_dof`` forward passes. Moving one
-particle ``k`` changes only the ``N - 1`` pair terms that involve it:
+(``sweep_size = n_dof`` proposals) costs ``n_dof`` forward passes. For a
+`PairwiseLogAmplitude` ``log psi = R(S)``, ``S = sum_{i<j} t(x_i - x_j)``
+(`eqxnqs.DeepSetRelDistance` is one), moving one particle ``k`` changes only
+the ``N - 1`` pair terms that involve it:
 
 .. math::
-    S' = S - \sum_{j \ne k} \phi(y(x_k - x_j)) + \sum_{j \ne k} \phi(y(x'_k - x_j)),
-    \qquad \log\psi' = \rho(c S') + C',
+    S' = S - \sum_{j \ne k} t(x_k - x_j) + \sum_{j \ne k} t(x'_k - x_j),
+    \qquad \log\psi' = R(S'),
 
-(and the same for the cusp sum ``C``), so with `SingleParticleMetropolis` a
-proposal costs O(N) for `eqxnqs.DeepSetRelDistance`. The sums are rebuilt
-from scratch at the start of every sweep, so rounding does not accumulate.
-Any other model gets the same Markov chain with whole forward passes.
+so with `SingleParticleMetropolis` a proposal costs O(N). The sums are
+rebuilt from scratch at the start of every sweep, so rounding does not
+accumulate. Any other model gets the same Markov chain with whole forward
+passes.
 """
 
 import jax
@@ -23,8 +25,9 @@ from netket.sampler.rules import GaussianRule
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
+from ._geometry import box_from_hilbert
 from ._netket_framework import wrapped_model
-from ._pooling import linear_pooling_weight
+from ._pairwise import PairwiseLogAmplitude
 
 START_CHOICES = ("lattice", "uniform")
 
@@ -184,11 +187,8 @@ def lattice_configurations(hilbert, key, n_configurations: int, dtype=jnp.float6
 
 
 def _geometry(hilbert):
-    n_particles = hilbert.n_particles
-    dim = hilbert.size // n_particles
-    if not all(hilbert.geometry.pbc):
-        raise ValueError("SingleParticleGaussianRule needs a box periodic in every direction.")
-    return n_particles, dim, np.asarray(hilbert.domain, dtype=float)
+    box, n_particles = box_from_hilbert(hilbert, what="SingleParticleGaussianRule")
+    return n_particles, len(box), np.asarray(box)
 
 
 def _propose(sigma, hilbert, key, r):
@@ -205,61 +205,33 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
-def _pair_terms(model, u):
-    """``phi(y(u))`` and the cusp term of one displacement, exactly as in the forward pass."""
-    box = jnp.asarray(model.box, dtype=u.dtype)
-    d = box / 2.0 * jnp.sin(jnp.pi * u / box)
-    features = model.phi(model.input_scale * (d / box) ** 2)
-    if model.cusp is None:
-        return features, jnp.zeros((), u.dtype)
-    return features, -0.5 * model.cusp_strength / jnp.linalg.norm(d) ** model.cusp_exponent
-
-
 def _particle_sums(model, positions, particle, position):
-    """Sums of the pair terms of ``particle`` at ``position`` with every other particle."""
+    """Sum of the pair terms of ``particle`` at ``position`` with every other particle."""
     box = jnp.asarray(model.box, dtype=positions.dtype)
     others = jnp.arange(model.n_particles) != particle
     # Any non-zero displacement stands in for the self-pair, which is masked.
     u = jnp.where(others[:, None], position - positions, box / 2.0)
-    features, cusp = jax.vmap(lambda v: _pair_terms(model, v))(u)
+    terms = jax.vmap(model.pair_terms)(u)
     mask = others.astype(positions.dtype)
-    return mask @ features, mask @ cusp
+    return jax.tree.map(lambda t: jnp.tensordot(mask, t, axes=1), terms)
 
 
-def _all_pair_sums(model, x):
-    """``(sum_pairs phi, sum_pairs cusp)`` of one configuration, over pairs i < j."""
-    positions = x.reshape(model.n_particles, model.dim)
-    i, j = np.triu_indices(model.n_particles, 1)
-    features, cusp = jax.vmap(lambda u: _pair_terms(model, u))(positions[i] - positions[j])
-    return jnp.sum(features, axis=0), jnp.sum(cusp)
-
-
-def _pooling_weight(model):
-    return linear_pooling_weight(model.pooling, model.n_particles * (model.n_particles - 1) // 2)
-
-
-def _log_psi(model, feature_sum, cusp_sum):
-    return model.rho(_pooling_weight(model) * feature_sum)[0] + cusp_sum
-
-
-def incremental_model(machine, parameters):
-    """The DeepSet behind a sampler's ``machine``, if its moves can be updated in O(N)."""
-    from ._rel_distance import DeepSetRelDistance
-
+def incremental_model(machine, parameters) -> PairwiseLogAmplitude | None:
+    """The model behind a sampler's ``machine``, if its moves can be updated in O(N)."""
     if not isinstance(machine, EquinoxWrapper):
         return None
     model = wrapped_model(machine, parameters)
-    if isinstance(model, DeepSetRelDistance) and _pooling_weight(model) is not None:
+    if isinstance(model, PairwiseLogAmplitude) and model.sums_pairs:
         return model
     return None
 
 
 class SingleParticleMetropolis(MetropolisSampler):
-    """Metropolis sampler with `SingleParticleGaussianRule`, fast for DeepSets.
+    """Metropolis sampler with `SingleParticleGaussianRule`, fast for pairwise log-amplitudes.
 
     Same chain as ``nk.sampler.MetropolisSampler(hilbert,
     SingleParticleGaussianRule(sigma, start=start), ...)`` with the same seeds
-    (to rounding), but for an eqxnqs `DeepSetRelDistance` each proposal costs
+    (to rounding), but for a `PairwiseLogAmplitude` (e.g. `DeepSetRelDistance`) each proposal costs
     O(N) instead of a forward pass. Chains start on a jittered lattice by
     default (``start="uniform"``: NetKet's uniform positions);
     `target_acceptance` adapts the width between samplings (see the rule).
@@ -287,29 +259,34 @@ class SingleParticleMetropolis(MetropolisSampler):
             return super()._sample_next(machine, parameters, state)
         n_particles, dim = model.n_particles, model.dim
 
-        def log_prob_of(feature_sum, cusp_sum):
-            return self.machine_pow * jax.vmap(lambda f, c: _log_psi(model, f, c))(
-                feature_sum, cusp_sum
+        def log_prob_of(pair_sum):
+            return self.machine_pow * jax.vmap(model.readout)(pair_sum)
+
+        def where(accept, new, old):
+            return jax.tree.map(
+                lambda a, b: jnp.where(accept.reshape(-1, *[1] * (a.ndim - 1)), a, b), new, old
             )
 
         # The pair sums of every chain, rebuilt from scratch once per sweep.
-        feature_sum, cusp_sum = jax.vmap(lambda x: _all_pair_sums(model, x))(state.σ)
-        state = state.replace(log_prob=log_prob_of(feature_sum, cusp_sum))
+        pair_sum = jax.vmap(model.pair_sum)(state.σ)
+        state = state.replace(log_prob=log_prob_of(pair_sum))
         width = self.rule.width(state)
 
         def change(x, particle, position):
-            """Change of both pair sums when `particle` moves to `position`: O(N)."""
+            """Change of the pair sum when `particle` moves to `position`: O(N)."""
             positions = x.reshape(n_particles, dim)
-            old_features, old_cusp = _particle_sums(model, positions, particle, positions[particle])
-            new_features, new_cusp = _particle_sums(model, positions, particle, position)
-            return new_features - old_features, new_cusp - old_cusp
+            old = _particle_sums(model, positions, particle, positions[particle])
+            new = _particle_sums(model, positions, particle, position)
+            return jax.tree.map(jnp.subtract, new, old)
 
         def step(i, carry):
-            state, feature_sum, cusp_sum = carry
+            state, pair_sum = carry
             new_rng, key1, key2 = jax.random.split(state.rng, 3)
             proposal, particle, moved = _propose(width, self.hilbert, key1, state.σ)
-            d_features, d_cusp = jax.vmap(change)(state.σ, particle, moved)
-            proposal_log_prob = log_prob_of(feature_sum + d_features, cusp_sum + d_cusp)
+            proposal_sum = jax.tree.map(
+                jnp.add, pair_sum, jax.vmap(change)(state.σ, particle, moved)
+            )
+            proposal_log_prob = log_prob_of(proposal_sum)
             uniform = jax.random.uniform(key2, shape=(self.n_batches,))
             accept = uniform < jnp.exp(proposal_log_prob - state.log_prob)
             state = state.replace(
@@ -319,11 +296,9 @@ class SingleParticleMetropolis(MetropolisSampler):
                 n_accepted_proc=state.n_accepted_proc + accept,
                 n_steps_proc=state.n_steps_proc + self.n_batches,
             )
-            feature_sum = jnp.where(accept[:, None], feature_sum + d_features, feature_sum)
-            cusp_sum = jnp.where(accept, cusp_sum + d_cusp, cusp_sum)
-            return state, feature_sum, cusp_sum
+            return state, where(accept, proposal_sum, pair_sum)
 
-        state = jax.lax.fori_loop(0, self.sweep_size, step, (state, feature_sum, cusp_sum))[0]
+        state = jax.lax.fori_loop(0, self.sweep_size, step, (state, pair_sum))[0]
         return state, (state.σ, state.log_prob)
 
     def __repr__(self):

@@ -13,15 +13,9 @@ import jax.numpy as jnp
 import netket as nk
 import netket.experimental as nkx
 
-from ._box import check_box
+from ._geometry import minimum_image_distances, periodic_particles
 from ._kinetic import KineticEnergy
-from ._potentials import (
-    KELVIN_PER_UNIT,
-    R_M_ANGSTROM,
-    aziz_hfdhe2,
-    gaussian_pair,
-    minimum_image_distances,
-)
+from ._potentials import KELVIN_PER_UNIT, R_M_ANGSTROM, aziz_hfdhe2, gaussian_pair
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,16 +41,6 @@ class System:
     @property
     def box(self) -> tuple[float, ...]:
         return tuple(float(length) for length in self.hilbert.domain)
-
-
-def periodic_particles(n_particles: int, box: float | Sequence[float]) -> nkx.hilbert.Particle:
-    """N particles in a box periodic in every direction."""
-    if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 2:
-        raise ValueError(f"n_particles must be an integer >= 2; got {n_particles!r}.")
-    box = check_box(box)
-    return nkx.hilbert.Particle(
-        N=n_particles, geometry=nkx.geometry.Cell(d=len(box), L=box, pbc=True)
-    )
 
 
 def pair_potential(

@@ -21,7 +21,8 @@ from ._observables import pair_distribution
 from ._plots import plot_energy, plot_pair_distribution
 from ._rel_distance import DeepSetRelDistance
 from ._run_config import RunConfig
-from ._serialization import _activation, save, write_atomically
+from ._activations import activation_by_name
+from ._serialization import save, write_atomically
 from ._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
 from ._systems import System, calogero_sutherland, gaussian_bosons, helium_1d
 from ._trust import assess_run, final_energy
@@ -60,8 +61,8 @@ def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
         layers_rho=config.layers_rho,
         features_rho=_features(config.features_rho),
         cusp_exponent=config.cusp_exponent,
-        activation=_activation(config.activation),
-        output_activation=_activation(config.output_activation),
+        activation=activation_by_name(config.activation),
+        output_activation=activation_by_name(config.output_activation),
         pooling=config.pooling,
         use_bias=config.use_bias,
         readout_init=jax.nn.initializers.zeros if config.zero_readout else None,

@@ -1,0 +1,243 @@
+r"""The protocol that wavefunctions built from pair terms implement.
+
+A `PairwiseLogAmplitude` is a log-amplitude of N particles in a periodic box
+of the form
+
+.. math::
+    \log\psi(x) = R\Big(\sum_{i<j} t(x_i - x_j)\Big),
+
+where the pair terms ``t(u)`` (any pytree of arrays) depend on one
+displacement ``u = x_i - x_j`` and ``R`` (the readout) maps their sum to a
+scalar. A model implements two methods, `pair_terms` and `readout`, and then
+gets, from this one formula:
+
+- the forward pass (`__call__`, one configuration, shape-checked);
+- exact ``d log psi / dx_k`` and ``d^2 log psi / dx_k^2`` in O(N^2)
+  (`grad_and_hessian_diagonal`), which `eqxnqs.KineticEnergy` uses;
+- O(N) single-particle Metropolis updates in `eqxnqs.SingleParticleMetropolis`,
+  which keeps the pair sum and changes only the N - 1 terms of a moved
+  particle.
+
+Anything else (a model that is not a `PairwiseLogAmplitude`, or one whose
+`sums_pairs` is false) takes the generic routes: a forward pass per
+proposal, and folx's Laplacian in the kinetic energy.
+
+The derivatives. Every pair term depends on ``x_i`` through ``+u_p`` and on
+``x_j`` through ``-u_p``; the terms must be even in ``u`` (an unordered pair)
+and periodic in the box. With ``S = sum_p t(u_p)`` flattened to a vector,
+
+.. math::
+    \partial_{ia} S = \sum_{p \ni i} \pm \partial_{u_a} t_p, \qquad
+    \partial^2_{ia} S = \sum_{p \ni i} \partial^2_{u_a} t_p,
+
+    \partial_{ia}\log\psi = \nabla R \cdot \partial_{ia} S, \qquad
+    \partial^2_{ia}\log\psi = \partial_{ia} S^T H_R\, \partial_{ia} S
+        + \nabla R \cdot \partial^2_{ia} S.
+
+The per-pair derivatives along the D axes are forward-over-forward
+autodiff of `pair_terms`; ``R``'s gradient and Hessian are taken once at
+``S``. The pair sums use a circulant layout (`circulant_pairs`) so that
+collecting them per particle needs no scatter, which is slow on the CPU.
+"""
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, Float, PyTree
+
+from ._geometry import n_pairs, pair_indices
+from ._typing import RealArray, typechecked
+
+
+class PairwiseLogAmplitude(eqx.Module):
+    """Base class of log-amplitudes ``R(sum_{i<j} t(x_i - x_j))``; see the module docstring.
+
+    Subclasses define the fields `box` (side lengths, a tuple) and
+    `n_particles`, and the methods `pair_terms` and `readout`.
+    """
+
+    box: eqx.AbstractVar[tuple[float, ...]]
+    n_particles: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def pair_terms(self, u: Float[Array, " dim"]) -> PyTree[Float[Array, "..."]]:
+        """The terms of one pair with displacement ``u = x_i - x_j`` (shape ``(dim,)``).
+
+        Must be even in ``u`` and periodic with the box.
+        """
+
+    @abc.abstractmethod
+    def readout(self, pair_sum: PyTree[Float[Array, "..."]]) -> Float[Array, ""]:
+        """``log psi`` from the sum of `pair_terms` over all pairs ``i < j``."""
+
+    def pair_jets(self, u: Float[Array, " dim"]):
+        """`pair_terms` and its first and second derivatives along each axis of ``u``.
+
+        Returns ``(value, first, second)``: three pytrees shaped like
+        `pair_terms`, the last two with a leading axis of length ``dim``.
+        Forward-over-forward autodiff of `pair_terms` by default; a model may
+        override it with a faster route to the same numbers.
+        """
+        return axis_jets(self.pair_terms, u)
+
+    @property
+    def sums_pairs(self) -> bool:
+        """Whether ``log psi`` really is `readout` of the pair sum (the fast routes need it).
+
+        True unless a subclass says otherwise for some settings (e.g. a
+        DeepSet with a non-linear pooling such as max).
+        """
+        return True
+
+    @property
+    def dim(self) -> int:
+        """Number of spatial dimensions D."""
+        return len(self.box)
+
+    @property
+    def n_dof(self) -> int:
+        """Number of coordinates of one configuration, ``n_particles * dim``."""
+        return self.n_particles * self.dim
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of pairs ``i < j``."""
+        return n_pairs(self.n_particles)
+
+    def check_configuration(self, x) -> None:
+        """Refuse anything but one configuration of shape ``(n_particles * dim,)``."""
+        if x.shape != (self.n_dof,):
+            raise ValueError(
+                f"{type(self).__name__} for {self.n_particles} particles in "
+                f"{self.dim}D expects x of shape ({self.n_dof},) = "
+                f"(n_particles * dim,); got shape {tuple(x.shape)}. "
+                "Use jax.vmap (or eqxnqs.LogAmplitude) for a batch."
+            )
+
+    def pair_displacements(self, x: Float[Array, " n_dof"]) -> Float[Array, "n_pairs dim"]:
+        """``x_i - x_j`` of every pair ``i < j`` (NetKet's order), not wrapped into the box."""
+        positions = x.reshape(self.n_particles, self.dim)
+        i, j = pair_indices(self.n_particles)
+        return positions[i] - positions[j]
+
+    def pair_sum(self, x: Float[Array, " n_dof"]) -> PyTree[Float[Array, "..."]]:
+        """``sum_{i<j} pair_terms(x_i - x_j)`` of one configuration."""
+        terms = jax.vmap(self.pair_terms)(self.pair_displacements(x))
+        return jax.tree.map(lambda t: jnp.sum(t, axis=0), terms)
+
+    @typechecked
+    def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
+        """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
+        self.check_configuration(x)
+        return self.readout(self.pair_sum(jnp.asarray(x)))
+
+    @typechecked
+    def grad_and_hessian_diagonal(
+        self, x: Float[RealArray, " n_dof"]
+    ) -> tuple[Float[Array, " n_dof"], Float[Array, " n_dof"]]:
+        """Exact ``d log psi / dx_k`` and ``d^2 log psi / dx_k^2`` for every coordinate k.
+
+        Both have shape ``(n_particles * dim,)``, in units of 1/length and
+        1/length^2. Costs a few forward passes, growing like N^2 (module
+        docstring); when `sums_pairs` is false, the full Hessian instead.
+        """
+        self.check_configuration(x)
+        x = jnp.asarray(x)
+        if not self.sums_pairs:
+            return full_grad_and_hessian_diagonal(self, x)
+        return pairwise_grad_and_hessian_diagonal(self, x)
+
+
+def full_grad_and_hessian_diagonal(
+    fn, x: Float[Array, " n"]
+) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
+    """Gradient and Hessian diagonal of a scalar ``fn`` at ``x`` through the whole Hessian.
+
+    n forward-over-reverse products, as NetKet's `KineticEnergy` does: the
+    exact but costly route for models that do not sum pair terms.
+    """
+    grad_fn = jax.grad(fn)
+    return grad_fn(x), jnp.diagonal(jax.jacfwd(grad_fn)(x))
+
+
+def circulant_pairs(n_particles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shifts ``k`` and weights enumerating every pair as ``(i, (i + k) mod N)``.
+
+    With ``k = 1 .. N // 2`` and all ``i``, each unordered pair appears once,
+    except for ``k = N / 2`` (even N), where it appears twice and gets weight
+    1/2. Unlike `pair_indices` this layout lets every per-particle sum be a
+    sum of rolled columns instead of a scatter.
+    """
+    shifts = np.arange(1, n_particles // 2 + 1)
+    weights = np.where(2 * shifts == n_particles, 0.5, 1.0)
+    return shifts, weights
+
+
+def _per_particle(columns: Array, shifts: np.ndarray, weights: np.ndarray, sign: float) -> Array:
+    """``sum_k w_k (columns[i, k] + sign * columns[(i - k) mod N, k])`` for every i.
+
+    ``columns[i, k]`` belongs to the pair ``(i, (i + k) mod N)``: it counts
+    once for its first particle i and, with ``sign``, once for its second.
+    """
+    total = 0.0
+    for index, (shift, weight) in enumerate(zip(shifts, weights)):
+        column = columns[:, index]
+        total = total + weight * (column + sign * jnp.roll(column, int(shift), axis=0))
+    return total
+
+
+def axis_jets(fn, u: Float[Array, " dim"]):
+    """``fn(u)`` and its first and second derivatives along each axis of ``u``.
+
+    ``fn`` maps ``(dim,)`` to a pytree of arrays; returns ``(value, first,
+    second)``, the last two with a leading axis of length ``dim``
+    (forward-over-forward autodiff).
+    """
+
+    def along(axis):
+        def slope(v):
+            return jax.jvp(fn, (v,), (axis,))[1]
+
+        return jax.jvp(slope, (u,), (axis,))
+
+    first, second = jax.vmap(along)(jnp.eye(u.shape[0], dtype=u.dtype))
+    return fn(u), first, second
+
+
+def pairwise_grad_and_hessian_diagonal(model: PairwiseLogAmplitude, x: Float[Array, " n_dof"]):
+    """``(grad, hessian_diagonal)`` of ``model(x)`` in O(N^2), each of shape ``(n_dof,)``."""
+    n, dim = model.n_particles, model.dim
+    positions = x.reshape(n, dim)
+    shifts, weights = circulant_pairs(n)
+    partners = (np.arange(n)[:, None] + shifts[None, :]) % n
+    u = positions[:, None, :] - positions[partners]  # (N, K, D)
+    value, first, second = jax.vmap(jax.vmap(model.pair_jets))(u)
+    # Every leaf of the pair terms as columns: value (N, K, m), first/second (N, K, D, m).
+    value = [leaf.reshape(n, len(shifts), -1) for leaf in jax.tree.leaves(value)]
+    first = [leaf.reshape(n, len(shifts), dim, -1) for leaf in jax.tree.leaves(first)]
+    second = [leaf.reshape(n, len(shifts), dim, -1) for leaf in jax.tree.leaves(second)]
+    sizes = np.cumsum([leaf.shape[-1] for leaf in value])[:-1]
+    pair_sum = jnp.concatenate([jnp.einsum("k,ikm->m", weights, leaf) for leaf in value])
+    _, unravel = ravel_pytree(model.pair_terms(u[0, 0]))
+
+    def readout(s):
+        return model.readout(unravel(s))
+
+    readout_grad = jnp.split(jax.grad(readout)(pair_sum), sizes)
+    readout_hessian = [jnp.split(row, sizes, axis=1)
+                       for row in jnp.split(jax.hessian(readout)(pair_sum), sizes)]
+    ds = [_per_particle(leaf, shifts, weights, -1.0) for leaf in first]  # (N, D, m) each
+    grad = sum(d @ g for d, g in zip(ds, readout_grad))
+    hessian_diagonal = sum(
+        _per_particle(leaf @ g, shifts, weights, 1.0) for leaf, g in zip(second, readout_grad)
+    )
+    for a, ds_a in enumerate(ds):
+        for b, ds_b in enumerate(ds):
+            hessian_diagonal = hessian_diagonal + jnp.einsum(
+                "idm,mn,idn->id", ds_a, readout_hessian[a][b], ds_b
+            )
+    return grad.reshape(-1), hessian_diagonal.reshape(-1)
