@@ -22,16 +22,16 @@ TINY = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "helium", "--density", "-0.3"], "density must be a positive number; got -0.3"),
-        (["run", "helium", "--n-particles", "0"], "n-particles must be an integer >= 2; got 0"),
+        (["run", "helium", "--density", "-0.3"], "--density must be a positive number; got -0.3"),
+        (["run", "helium", "--n-particles", "0"], "--n-particles must be an integer >= 2; got 0"),
         (["run", "argon"], "unknown system 'argon'"),
-        (["run", "helium", "--driver", "sgd"], "unknown driver 'sgd'"),
-        (["run", "gaussian", "--dim", "4"], "dim must be 1, 2 or 3; got 4"),
-        (["run", "helium", "--features-rho", "8", "8", "2"], "last entry of features-rho must be 1"),
-        (["run", "helium", "--features-phi", "8", "8", "8"], "features-phi has 3 entries"),
-        (["run", "helium", "--activation", "relu6x"], "activation must name a jax.nn function"),
+        (["run", "helium", "--driver", "sgd"], "unknown --driver 'sgd'"),
+        (["run", "gaussian", "--dim", "4"], "--dim must be 1, 2 or 3; got 4"),
+        (["run", "helium", "--features-rho", "8", "8", "2"], "last entry of --features-rho must be 1"),
+        (["run", "helium", "--features-phi", "8", "8", "8"], "--features-phi has 3 entries"),
+        (["run", "helium", "--activation", "relu6x"], "--activation must name a jax.nn function"),
         (["run", "helium", "--n-iter", "abc"], "argument --n-iter: invalid int value: 'abc'"),
-        (["run", "helium", "--sampler", "hmc"], "unknown sampler 'hmc'"),
+        (["run", "helium", "--sampler", "hmc"], "unknown --sampler 'hmc'"),
     ],
 )
 def test_bad_options_give_one_line(tmp_path, capsys, args, message):
@@ -58,7 +58,7 @@ def test_bad_option_in_a_real_process_prints_no_traceback(tmp_path):
          str(tmp_path / "r")], capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "eqxnqs: error: density must be a positive number; got 0.0."
+    assert result.stderr.strip() == "eqxnqs: error: --density must be a positive number; got 0.0."
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -100,7 +100,7 @@ def test_run_kill_and_resume(tmp_path, capsys):
     # Same folder without --resume: refused, nothing overwritten.
     before = (out / "checkpoint.mpack").read_bytes()
     assert main(["run", "helium", *TINY, "--n-iter", str(n_iter), "--out", str(out)]) == 2
-    assert "already holds a run; use --resume" in capsys.readouterr().err
+    assert "already holds a run; --resume continues it" in capsys.readouterr().err
     assert (out / "checkpoint.mpack").read_bytes() == before
     # --resume with other settings: refused.
     assert main(["run", "helium", *TINY, "--seed", "7", "--n-iter", str(n_iter),
@@ -157,17 +157,17 @@ def test_single_particle_sampler_run(tmp_path, capsys):
     "args, message",
     [
         (["run", "helium", "--chain-start", "grid"], "unknown chain-start 'grid'"),
-        (["run", "helium", "--rho-readout", "relu"], "unknown rho-readout 'relu'"),
-        (["run", "helium", "--clip-local-energy", "0"], "clip-local-energy must be a positive"),
-        (["run", "calogero-sutherland", "--beta", "0.5"], "beta must be a number >= 1"),
+        (["run", "helium", "--rho-readout", "relu"], "unknown --rho-readout 'relu'"),
+        (["run", "helium", "--clip-local-energy", "0"], "--clip-local-energy must be a positive"),
+        (["run", "calogero-sutherland", "--beta", "0.5"], "--beta must be a number >= 1"),
         (["run", "calogero-sutherland", "--dim", "2"], "calogero-sutherland is one-dimensional"),
         (["run", "helium", "--driver", "vmc", "--clip-local-energy", "5"],
-         "clip-local-energy needs the vmc_sr driver"),
-        (["run", "helium", "--max-norm", "-1"], "max-norm must be a positive number"),
-        (["run", "helium", "--target-acceptance", "1"], "target-acceptance must be in (0, 1)"),
-        (["run", "helium", "--input-scale", "0"], "input-scale must be a positive number"),
+         "--clip-local-energy needs --driver vmc_sr"),
+        (["run", "helium", "--max-norm", "-1"], "--max-norm must be a positive number"),
+        (["run", "helium", "--target-acceptance", "1"], "--target-acceptance must be in (0, 1)"),
+        (["run", "helium", "--input-scale", "0"], "--input-scale must be a positive number"),
         (["run", "helium", "--n-chains", "7", "--n-samples", "64"],
-         "n-samples (64) must be a multiple of n-chains (7)"),
+         "--n-samples (64) must be a multiple of --n-chains (7)"),
     ],
 )
 def test_bad_stability_options_give_one_line(tmp_path, capsys, args, message):

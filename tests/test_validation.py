@@ -1,5 +1,7 @@
 """Bad input is refused with an error naming what was expected and what was given."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import netket.experimental as nkx
@@ -112,7 +114,7 @@ def test_run_errors_are_public_types(tmp_path):
     assert issubclass(eqxnqs.ConfigError, ValueError)
     assert issubclass(eqxnqs.RunFolderError, ValueError)
     assert issubclass(eqxnqs.RunDivergedError, RuntimeError)
-    with pytest.raises(eqxnqs.ConfigError, match="must be a multiple of n-chains"):
+    with pytest.raises(eqxnqs.ConfigError, match="must be a multiple of n_chains"):
         eqxnqs.RunConfig(n_chains=64, final_samples=1000)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "log.json").write_text("{}")
@@ -129,7 +131,7 @@ def test_run_config_resolves_the_cusp_per_system_as_the_command_line_does():
         assert config_from_args(_parser().parse_args(argv), argv) == eqxnqs.RunConfig(
             system=system)
     assert eqxnqs.RunConfig(system="gaussian", cusp_exponent=3).cusp_exponent == 3
-    with pytest.raises(eqxnqs.ConfigError, match="cusp-exponent must be a positive integer"):
+    with pytest.raises(eqxnqs.ConfigError, match="cusp_exponent must be a positive integer"):
         eqxnqs.RunConfig(cusp_exponent="five")
 
 
@@ -140,3 +142,33 @@ def test_settings_of_other_systems_do_not_block_a_resume():
     gaussian = eqxnqs.RunConfig(system="gaussian")
     assert gaussian.differences(eqxnqs.RunConfig(system="gaussian", v0=3.0)) == ["v0"]
     assert gaussian.differences(eqxnqs.RunConfig(system="gaussian", density=0.2)) == []
+
+
+def test_run_config_speaks_python_and_resolves_once():
+    """Python callers read RunConfig field names; widths and systems are settled once."""
+    with pytest.raises(eqxnqs.ConfigError, match=r"^n_particles must be an integer >= 2"):
+        eqxnqs.RunConfig(n_particles=1)
+    with pytest.raises(eqxnqs.ConfigError, match="max_norm needs driver vmc_sr"):
+        eqxnqs.RunConfig(driver="vmc", clip_local_energy=None)
+    with pytest.raises(eqxnqs.ConfigError, match="v0 must be a positive number; got nan"):
+        eqxnqs.RunConfig(v0=float("nan"))
+    config = eqxnqs.RunConfig(layers_phi=3, features_phi=[8], layers_rho=2, features_rho=(4,))
+    assert (config.features_phi, config.features_rho) == ((8, 8, 8), (4, 1))
+    gaussian = eqxnqs.RunConfig(system="gaussian", dim=2, box_length=3.0, n_particles=4)
+    assert gaussian.system_settings == {"dim": 2, "box_length": 3.0, "v0": 2.0, "sigma": 0.5}
+    system = gaussian.build_system()
+    assert (system.name, system.box, system.n_particles) == ("gaussian", (3.0, 3.0), 4)
+    # Settings of other systems do not matter to a run of this one.
+    assert gaussian.differences(dataclasses.replace(gaussian, density=0.2, beta=3.0)) == []
+    assert gaussian.differences(dataclasses.replace(gaussian, v0=1.0)) == ["v0"]
+
+
+def test_only_process_zero_writes_a_run(tmp_path, monkeypatch):
+    """In a multi-process run every process computes, and process 0 alone writes files."""
+    monkeypatch.setattr(jax, "process_index", lambda *args: 1)
+    config = eqxnqs.RunConfig(n_particles=3, features_phi=(4,), features_rho=(4,), n_chains=4,
+                              n_samples=16, n_discard_per_chain=2, final_samples=16, n_iter=2,
+                              checkpoint_every=1)
+    results = eqxnqs.run_vmc(config, tmp_path / "run", show_progress=False)
+    assert results["iterations"] == 2
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())

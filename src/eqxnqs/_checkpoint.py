@@ -1,6 +1,7 @@
 """Atomic checkpoints of a NetKet driver and its log, and resuming from them."""
 
 import io
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from flax import serialization
 from netket.callbacks import AbstractCallback
 from netket.utils import struct
 
-from ._serialization import write_atomically
+from ._serialization import write_run_file
 
 CHECKPOINT_FORMAT_VERSION = 1
 
@@ -29,8 +30,13 @@ class AtomicJsonLog(nk.logging.RuntimeLog):
     @classmethod
     def resume(cls, path: Path, text: str, write_every: int = 10) -> "AtomicJsonLog":
         """Continue the log whose serialized text is `text` (rewrites `path` with it)."""
-        write_atomically(Path(path), text.encode())
-        return cls(path, write_every, data=nk.logging.RuntimeLog.deserialize(path)._data)
+        write_run_file(Path(path), text.encode())
+        # Read from a private copy: in a multi-process run only process 0 writes `path`.
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "log.json"
+            copy.write_text(text)
+            data = nk.logging.RuntimeLog.deserialize(copy)._data
+        return cls(path, write_every, data=data)
 
     def to_text(self) -> str:
         buffer = io.BytesIO()
@@ -44,7 +50,7 @@ class AtomicJsonLog(nk.logging.RuntimeLog):
 
     def flush(self, variational_state=None):
         if jax.process_index() == 0:
-            write_atomically(self.path, self.to_text().encode())
+            write_run_file(self.path, self.to_text().encode())
 
 
 def write_checkpoint(path: Path, driver, log: AtomicJsonLog, step_count: int) -> None:
@@ -57,7 +63,7 @@ def write_checkpoint(path: Path, driver, log: AtomicJsonLog, step_count: int) ->
         "driver": state,
         "log": log.to_text(),
     }
-    write_atomically(Path(path), serialization.msgpack_serialize(payload))
+    write_run_file(Path(path), serialization.msgpack_serialize(payload))
 
 
 def read_checkpoint(path: Path, driver) -> tuple[object, str, int]:
@@ -122,6 +128,6 @@ class StopOnNonFiniteEnergy(AbstractCallback):
         if energy is not None and not np.isfinite(energy.mean):
             raise RunDivergedError(
                 f"the energy became {energy.mean} at iteration {step}; the last "
-                "checkpoint holds the run before that. Try a smaller --learning-rate, "
-                "a larger --diag-shift, or more --n-samples / --n-discard-per-chain."
+                "checkpoint holds the run before that. Try a smaller learning_rate, "
+                "a larger diag_shift, or more n_samples / n_discard_per_chain."
             )

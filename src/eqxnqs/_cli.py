@@ -2,22 +2,34 @@
 
 import argparse
 import dataclasses
+import re
 import sys
 
+from ._pooling import POOLINGS
+from ._rel_distance import RHO_READOUTS
 from ._run_config import (
-    CHAIN_STARTS,
     DRIVERS,
     NETKET_EXAMPLE,
     OPTIMIZERS,
-    POOLINGS,
     SAMPLERS,
     SYSTEMS,
-    RHO_READOUTS,
     ConfigError,
     RunConfig,
 )
+from ._single_particle_sampler import START_CHOICES
 
 DEFAULTS = RunConfig()
+# The system is a positional argument, not an option.
+FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig) if field.name != "system")
+
+
+def in_command_line_words(message: str) -> str:
+    """A library message with settings named as this command's options (``n_iter`` -> ``--n-iter``)."""
+    message = message.replace("resume=True", "--resume").replace("out folder", "--out folder")
+    message = re.sub(r"\bNone\b", "none", message)
+    names = "|".join(sorted(FIELDS, key=len, reverse=True))
+    return re.sub(rf"(?<![\w-])({names})(?![\w-])",
+                  lambda match: "--" + match.group(1).replace("_", "-"), message)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -39,9 +51,6 @@ def _optional_str(text: str) -> str | None:
 
 def _optional_float(text: str) -> float | None:
     return None if text.lower() == "none" else float(text)
-
-
-#: The cusp exponent of each system when --cusp-exponent is "auto".
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,8 +91,8 @@ def _parser() -> argparse.ArgumentParser:
                        "calogero-sutherland, none for gaussian)")
     option(group, "activation", str, "hidden activation (a jax.nn function)")
     option(group, "output-activation", _optional_str, "output activation, or 'none'")
-    option(group, "pooling", str, f"one of {POOLINGS}")
-    option(group, "rho-readout", str, f"one of {RHO_READOUTS}: rho's last declared layer is "
+    option(group, "pooling", str, f"one of {', '.join(POOLINGS)}")
+    option(group, "rho-readout", str, f"one of {', '.join(RHO_READOUTS)}: rho's last declared layer is "
            "its linear output, or NetKet's layers (an activated width-1 layer, then 1 -> 1)")
     option(group, "input-scale", float, "phi's input is input-scale * (d/L)^2 (4: it spans "
            "[0, 1]; NetKet: 1)")
@@ -102,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
            "sampling towards this acceptance rate, or 'none' to keep sampler-sigma")
     option(group, "n-chains", int, "number of Markov chains")
     option(group, "sweep-size", _optional_int, "moves per sample (none: N*D)")
-    option(group, "chain-start", str, f"one of {CHAIN_STARTS}: where the chains begin")
+    option(group, "chain-start", str, f"one of {', '.join(START_CHOICES)}: where the chains begin")
     option(group, "n-samples", int, "samples per iteration")
     option(group, "n-discard-per-chain", int, "thermalisation samples discarded per chain")
     option(group, "chunk-size", _optional_int, "NetKet chunk size (memory bound), or 'none'")
@@ -133,8 +142,6 @@ def _parser() -> argparse.ArgumentParser:
 def config_from_args(args, argv=None) -> RunConfig:
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     values = {k: v for k, v in vars(args).items() if k in fields}
-    values["features_phi"] = tuple(values["features_phi"])
-    values["features_rho"] = tuple(values["features_rho"])
     values["use_bias"] = not args.no_bias
     values["zero_readout"] = not args.random_readout
     values["positive_cusp"] = not args.linear_cusp
@@ -163,7 +170,7 @@ def main(argv=None) -> int:
         results = run_vmc(config_from_args(args, argv), args.out, resume=args.resume,
                           show_progress=not args.no_progress)
     except (ConfigError, RunFolderError, RunDivergedError, OSError) as error:
-        print(f"eqxnqs: error: {error}", file=sys.stderr)
+        print(f"eqxnqs: error: {in_command_line_words(str(error))}", file=sys.stderr)
         return 2
     energy = results["energy_per_particle"]
     line = f"E/N = {energy['mean']:.5f} ± {energy['error']:.5f}"
@@ -178,7 +185,7 @@ def main(argv=None) -> int:
         print(f"  reference E/N = {reference:.5f} ({results['reference']['source']}); "
               f"gap {100 * gap:+.2f} %")
     for warning in results["warnings"]:
-        print(f"eqxnqs: warning: {warning}", file=sys.stderr)
+        print(f"eqxnqs: warning: {in_command_line_words(warning)}", file=sys.stderr)
     if not results["warnings"]:
         print("  checks passed: R-hat, finite local energies, plateau, variance"
               + (", reference" if reference is not None else ""))

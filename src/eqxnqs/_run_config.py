@@ -12,17 +12,17 @@ import json
 import math
 from pathlib import Path
 
-import jax
-
+from ._activations import activation_by_name
 from ._features import phi_widths, rho_widths
+from ._pooling import POOLINGS
 from ._rel_distance import RHO_READOUTS
+from ._single_particle_sampler import START_CHOICES
+from ._systems import SYSTEM_PRESETS
 
-SYSTEMS = ("helium", "gaussian", "calogero-sutherland")
+SYSTEMS = tuple(SYSTEM_PRESETS)
 DRIVERS = ("vmc_sr", "vmc")
 OPTIMIZERS = ("sgd", "adam")
-POOLINGS = ("sum", "mean")
 SAMPLERS = ("gaussian", "single-particle")
-CHAIN_STARTS = ("lattice", "uniform")
 
 
 #: The settings in which NetKet's Examples/Continuous/Helium.py differs from RunConfig().
@@ -42,19 +42,8 @@ BEFORE_0_2 = dict(
 )
 
 
-#: The cusp exponent that cusp_exponent="auto" (the default) gives each system.
-AUTO_CUSP_EXPONENT = {"helium": 5, "gaussian": None, "calogero-sutherland": 1}
-
-#: The settings that describe each system; the others' are not used by it.
-SYSTEM_SETTINGS = {
-    "helium": ("density",),
-    "gaussian": ("dim", "box_length", "v0", "sigma"),
-    "calogero-sutherland": ("box_length", "beta"),
-}
-
-
 class ConfigError(ValueError):
-    """A run setting is invalid."""
+    """A run setting is invalid. Messages name settings as `RunConfig` fields."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,33 +115,39 @@ class RunConfig:
             if not condition:
                 raise ConfigError(message)
 
-        if self.cusp_exponent == "auto":
-            object.__setattr__(self, "cusp_exponent", AUTO_CUSP_EXPONENT.get(self.system))
-
         def positive(name, integer=True):
             value = getattr(self, name)
             ok = isinstance(value, int) if integer else isinstance(value, (int, float))
             require(ok and not isinstance(value, bool) and value > 0 and math.isfinite(value),
-                    f"{name.replace('_', '-')} must be a positive "
-                    f"{'integer' if integer else 'number'}; got {value!r}.")
+                    f"{name} must be a positive {'integer' if integer else 'number'}; "
+                    f"got {value!r}.")
 
-        require(self.system in SYSTEMS, f"unknown system {self.system!r}; choose one of {SYSTEMS}.")
-        require(isinstance(self.n_particles, int) and self.n_particles >= 2,
-                f"n-particles must be an integer >= 2; got {self.n_particles!r}.")
+        def choice(name, choices):
+            value = getattr(self, name)
+            require(value in choices,
+                    f"unknown {name} {value!r}; choose one of {', '.join(choices)}.")
+
+        choice("system", SYSTEMS)
+        if self.cusp_exponent == "auto":
+            object.__setattr__(self, "cusp_exponent", SYSTEM_PRESETS[self.system].cusp_exponent)
+        require(isinstance(self.n_particles, int) and not isinstance(self.n_particles, bool)
+                and self.n_particles >= 2,
+                f"n_particles must be an integer >= 2; got {self.n_particles!r}.")
         for name in ("density", "box_length", "sigma", "sampler_sigma", "learning_rate", "v0",
                      "input_scale"):
             positive(name, integer=False)
         require(isinstance(self.beta, (int, float)) and math.isfinite(self.beta)
                 and self.beta >= 1, f"beta must be a number >= 1; got {self.beta!r}.")
+        require(self.dim in (1, 2, 3), f"dim must be 1, 2 or 3; got {self.dim!r}.")
         require(self.system != "calogero-sutherland" or self.dim == 1,
                 f"calogero-sutherland is one-dimensional; got dim {self.dim}.")
-        require(self.diag_shift >= 0, f"diag-shift must be >= 0; got {self.diag_shift}.")
-        require(self.dim in (1, 2, 3), f"dim must be 1, 2 or 3; got {self.dim}.")
+        require(isinstance(self.diag_shift, (int, float)) and math.isfinite(self.diag_shift)
+                and self.diag_shift >= 0, f"diag_shift must be >= 0; got {self.diag_shift!r}.")
         for name in ("n_chains", "n_samples", "n_iter", "checkpoint_every", "g_r_bins",
                      "layers_phi", "layers_rho", "final_samples"):
             positive(name)
-        require(self.n_discard_per_chain >= 0,
-                f"n-discard-per-chain must be >= 0; got {self.n_discard_per_chain}.")
+        require(isinstance(self.n_discard_per_chain, int) and self.n_discard_per_chain >= 0,
+                f"n_discard_per_chain must be an integer >= 0; got {self.n_discard_per_chain!r}.")
         for name in ("sweep_size", "chunk_size", "cusp_exponent"):
             if getattr(self, name) is not None:
                 positive(name)
@@ -163,45 +158,54 @@ class RunConfig:
                 or isinstance(self.target_acceptance, (int, float))
                 and not isinstance(self.target_acceptance, bool)
                 and 0 < self.target_acceptance < 1,
-                f"target-acceptance must be in (0, 1) or none; got {self.target_acceptance!r}.")
-        require(self.chain_start in CHAIN_STARTS,
-                f"unknown chain-start {self.chain_start!r}; choose one of {CHAIN_STARTS}.")
+                f"target_acceptance must be in (0, 1) or None; got {self.target_acceptance!r}.")
+        choice("chain_start", START_CHOICES)
+        choice("driver", DRIVERS)
         for name in ("clip_local_energy", "max_norm"):
             require(getattr(self, name) is None or self.driver == "vmc_sr",
-                    f"{name.replace('_', '-')} needs the vmc_sr driver; set it to none for vmc.")
-        require(self.driver in DRIVERS, f"unknown driver {self.driver!r}; choose one of {DRIVERS}.")
-        require(self.optimizer in OPTIMIZERS,
-                f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
-        require(self.sampler in SAMPLERS,
-                f"unknown sampler {self.sampler!r}; choose one of {SAMPLERS}.")
-        require(self.rho_readout in RHO_READOUTS,
-                f"unknown rho-readout {self.rho_readout!r}; choose one of {RHO_READOUTS}.")
-        require(self.pooling in POOLINGS, f"unknown pooling {self.pooling!r}; choose one of {POOLINGS}.")
+                    f"{name} needs driver vmc_sr; set it to None for vmc.")
+        choice("optimizer", OPTIMIZERS)
+        choice("sampler", SAMPLERS)
+        choice("rho_readout", RHO_READOUTS)
+        choice("pooling", tuple(POOLINGS))
         for name in ("activation", "output_activation"):
             value = getattr(self, name)
-            require(value is None and name == "output_activation"
-                    or isinstance(value, str) and callable(getattr(jax.nn, value, None)),
-                    f"{name.replace('_', '-')} must name a jax.nn function (e.g. gelu, tanh); "
-                    f"got {value!r}.")
-        for widths, layers, check in (
-            (self.features_phi, self.layers_phi, phi_widths),
-            (self.features_rho, self.layers_rho, rho_widths),
-        ):
+            if value is None and name == "output_activation":
+                continue
             try:
-                check(widths[0] if len(widths) == 1 else widths, layers)
-            except ValueError as error:
-                raise ConfigError(str(error).replace("_", "-")) from None
+                activation_by_name(value)
+            except ValueError:
+                raise ConfigError(
+                    f"{name} must name a jax.nn function (e.g. gelu, tanh); got {value!r}."
+                ) from None
+        # The widths are resolved here, once: a single width repeats (rho: then 1).
+        for name, layers, resolve in (
+            ("features_phi", self.layers_phi, phi_widths),
+            ("features_rho", self.layers_rho, rho_widths),
+        ):
+            widths = getattr(self, name)
+            widths = (widths,) if isinstance(widths, int) else tuple(widths)
+            try:
+                widths = resolve(widths[0] if len(widths) == 1 else widths, layers)
+            except (ValueError, IndexError) as error:
+                raise ConfigError(str(error) or f"{name} is empty.") from None
+            object.__setattr__(self, name, widths)
         require(self.n_samples >= self.n_chains,
-                f"n-samples ({self.n_samples}) must be at least n-chains ({self.n_chains}).")
+                f"n_samples ({self.n_samples}) must be at least n_chains ({self.n_chains}).")
         # NetKet would round the sample counts up silently.
         for name in ("n_samples", "final_samples"):
             require(getattr(self, name) % self.n_chains == 0,
-                    f"{name.replace('_', '-')} ({getattr(self, name)}) must be a multiple of "
-                    f"n-chains ({self.n_chains}).")
+                    f"{name} ({getattr(self, name)}) must be a multiple of "
+                    f"n_chains ({self.n_chains}).")
 
     @property
-    def spatial_dim(self) -> int:
-        return 1 if self.system == "helium" else self.dim
+    def system_settings(self) -> dict:
+        """The settings that the chosen system takes (``n_particles`` aside)."""
+        return {name: getattr(self, name) for name in SYSTEM_PRESETS[self.system].settings}
+
+    def build_system(self):
+        """The `eqxnqs.System` these settings describe."""
+        return SYSTEM_PRESETS[self.system].build(self.n_particles, **self.system_settings)
 
     @classmethod
     def netket_example(cls, **changes) -> "RunConfig":
@@ -231,8 +235,8 @@ class RunConfig:
 
         Settings of other systems than this one's do not count.
         """
-        unused = {name for system, names in SYSTEM_SETTINGS.items() if system != self.system
-                  for name in names} - set(SYSTEM_SETTINGS[self.system])
+        unused = {name for preset in SYSTEM_PRESETS.values() for name in preset.settings}
+        unused -= set(self.system_settings)
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
         return [k for k in mine
                 if k not in ignore and k not in unused and mine[k] != theirs[k]]

@@ -113,3 +113,14 @@ def write_atomically(path: Path, data: bytes) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(tmp, path)
+
+
+def is_main_process() -> bool:
+    """Whether this is JAX process 0, the one that writes a run's files in a multi-process run."""
+    return jax.process_index() == 0
+
+
+def write_run_file(path: Path, data: bytes) -> None:
+    """`write_atomically` on process 0 only: every process computes, one writes."""
+    if is_main_process():
+        write_atomically(path, data)

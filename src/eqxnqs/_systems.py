@@ -141,3 +141,39 @@ def calogero_sutherland(n_particles: int, box_length: float, *, beta: float = 2.
         "calogero-sutherland", hilbert, hamiltonian, None, None, exact,
         "exact: (pi/L)^2 beta^2 N (N^2 - 1) / 6 (Sutherland 1971)",
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemPreset:
+    """A named system of `eqxnqs.RunConfig` and the command line.
+
+    `build` takes ``n_particles`` and the `settings` (names of `RunConfig`
+    fields) as keyword arguments; `cusp_exponent` is what ``"auto"`` means
+    for it.
+    """
+
+    build: Callable[..., System]
+    settings: tuple[str, ...]
+    cusp_exponent: int | None
+
+
+#: The systems that a run can name, and what each takes from the run's settings.
+SYSTEM_PRESETS = {
+    "helium": SystemPreset(
+        lambda n_particles, density: helium_1d(n_particles, density), ("density",), 5
+    ),
+    "gaussian": SystemPreset(
+        lambda n_particles, dim, box_length, v0, sigma: gaussian_bosons(
+            n_particles, (box_length,) * dim, v0=v0, sigma=sigma
+        ),
+        ("dim", "box_length", "v0", "sigma"),
+        None,
+    ),
+    "calogero-sutherland": SystemPreset(
+        lambda n_particles, box_length, beta: calogero_sutherland(
+            n_particles, box_length, beta=beta
+        ),
+        ("box_length", "beta"),
+        1,
+    ),
+}

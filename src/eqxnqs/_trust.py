@@ -87,7 +87,7 @@ def assess_run(energy: dict, n_particles: int, trace_per_particle,
         warnings.append(
             f"the energy has not plateaued: E/N fell by {trend['drift']:.4g} "
             f"+- {trend['drift_error']:.2g} over the last {trend['window']} iterations; "
-            "run longer (--resume with a larger --n-iter)."
+            "run longer (resume=True with a larger n_iter)."
         )
     spread = np.sqrt(energy["variance"]) / abs(energy["mean"] * n_particles)
     if not spread <= RELATIVE_SPREAD_LIMIT:

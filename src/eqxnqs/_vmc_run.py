@@ -22,9 +22,9 @@ from ._plots import plot_energy, plot_pair_distribution
 from ._rel_distance import DeepSetRelDistance
 from ._run_config import RunConfig
 from ._activations import activation_by_name
-from ._serialization import save, write_atomically
+from ._serialization import is_main_process, save, write_run_file
 from ._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
-from ._systems import System, calogero_sutherland, gaussian_bosons, helium_1d
+from ._systems import System
 from ._trust import assess_run, final_energy
 from ._vmc_sr import VMC_SR
 
@@ -39,27 +39,13 @@ class RunFolderError(ValueError):
     """The output folder cannot be used for this run."""
 
 
-def build_system(config: RunConfig) -> System:
-    if config.system == "helium":
-        return helium_1d(config.n_particles, config.density)
-    if config.system == "calogero-sutherland":
-        return calogero_sutherland(config.n_particles, config.box_length, beta=config.beta)
-    return gaussian_bosons(
-        config.n_particles, (config.box_length,) * config.dim, v0=config.v0, sigma=config.sigma
-    )
-
-
-def _features(widths: tuple[int, ...]):
-    return widths[0] if len(widths) == 1 else widths
-
-
 def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
     return DeepSetRelDistance.from_hilbert(
         system.hilbert,
         layers_phi=config.layers_phi,
-        features_phi=_features(config.features_phi),
+        features_phi=config.features_phi,
         layers_rho=config.layers_rho,
-        features_rho=_features(config.features_rho),
+        features_rho=config.features_rho,
         cusp_exponent=config.cusp_exponent,
         activation=activation_by_name(config.activation),
         output_activation=activation_by_name(config.output_activation),
@@ -109,24 +95,24 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
     config_path = out / CONFIG_FILE
     if resume and not config_path.is_file():
         if out.exists() and any(out.iterdir()):
-            raise RunFolderError(f"--resume: {out} holds other files but no run ({CONFIG_FILE}).")
-        print(f"--resume: no run in {out} yet; starting one.")
+            raise RunFolderError(f"cannot resume: {out} holds other files but no run ({CONFIG_FILE}).")
+        print(f"resume: no run in {out} yet; starting one.")
     elif resume:
         try:
             previous = RunConfig.from_json_file(config_path)
         except (ValueError, TypeError) as error:
-            raise RunFolderError(f"--resume: cannot read {config_path}: {error}") from None
+            raise RunFolderError(f"cannot resume: cannot read {config_path}: {error}") from None
         changed = previous.differences(config)
         if changed:
             raise RunFolderError(
-                f"--resume: the settings differ from the run in {out} in: {', '.join(changed)}."
+                f"cannot resume: the settings differ from the run in {out} in: {', '.join(changed)}."
             )
     elif out.exists() and any(out.iterdir()):
         what = "a run" if config_path.is_file() else "other files"
         raise RunFolderError(
-            f"{out} already holds {what}; use --resume to continue it or choose another --out."
+            f"{out} already holds {what}; resume=True continues it, or choose another out folder."
         )
-    write_atomically(config_path, config.to_json().encode())
+    write_run_file(config_path, config.to_json().encode())
 
 
 def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
@@ -147,7 +133,7 @@ def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
     out = Path(out)
     prepare_folder(out, config, resume)
 
-    system = build_system(config)
+    system = config.build_system()
     driver = build_driver(config, system, build_model(config, system))
     log = AtomicJsonLog(out / LOG_FILE)
     checkpoint = out / CHECKPOINT_FILE
@@ -172,10 +158,11 @@ def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
     write_checkpoint(checkpoint, driver, log, driver.step_count)
 
     model = model_from_state(driver.state)
-    save(out / MODEL_FILE, model)
     results = final_results(config, system, driver.state, log)
-    write_atomically(out / RESULTS_FILE, json.dumps(results, indent=2).encode())
-    _plot(out, system, log, results)
+    if is_main_process():
+        save(out / MODEL_FILE, model)
+        write_run_file(out / RESULTS_FILE, json.dumps(results, indent=2).encode())
+        _plot(out, system, log, results)
     return results
 
 
