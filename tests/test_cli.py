@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import eqxnqs
-from eqxnqs._cli import main
+from eqxnqs._workflow._cli import main
 
 TINY = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
         "--features-rho", "4", "1",
@@ -177,7 +177,7 @@ def test_bad_stability_options_give_one_line(tmp_path, capsys, args, message):
 
 
 def test_netket_example_preset_and_explicit_options():
-    from eqxnqs._cli import _parser, config_from_args
+    from eqxnqs._workflow._cli import _parser, config_from_args
 
     argv = ["run", "helium", "--netket-example", "--n-chains", "32", "--out", "x"]
     config = config_from_args(_parser().parse_args(argv), argv)

@@ -143,7 +143,7 @@ def test_deepset_mlp_matches_netket(features_phi, features_rho):
                              key=jax.random.key(2))
     # Load NetKet's parameters: its tree is {"DeepSetMLP_0": {"ds_phi": ..., "ds_rho": ...}}.
     tree = variables["params"]["DeepSetMLP_0"]
-    from eqxnqs._flax_convert import _load_dense
+    from eqxnqs._netket._flax_convert import _load_dense
 
     if ours.phi is not None:
         ours = eqx.tree_at(lambda m: m.phi, ours, _load_dense(ours.phi, tree["ds_phi"], "ds_phi"))

@@ -11,7 +11,7 @@ def test_import_and_plots_keep_the_matplotlib_backend(tmp_path):
 import matplotlib
 matplotlib.use("svg")
 import eqxnqs
-from eqxnqs._plots import plot_energy, plot_pair_distribution
+from eqxnqs._workflow._plots import plot_energy, plot_pair_distribution
 plot_energy(r"{tmp_path / 'e.png'}", [0, 1], [2.0, 1.0], [0.1, 0.1], unit="u", reference=1.0)
 plot_pair_distribution(r"{tmp_path / 'g.png'}", [0.5, 1.0], [0.2, 1.1], length_unit="u")
 import matplotlib.pyplot as plt

@@ -13,8 +13,8 @@ import pytest
 from helpers import random_configurations
 
 import eqxnqs
-from eqxnqs._trust import assess_run, plateau
-from eqxnqs._vmc_sr import fisher_norm
+from eqxnqs._workflow._trust import assess_run, plateau
+from eqxnqs._netket._vmc_sr import fisher_norm
 
 HELIUM = eqxnqs.helium_1d(n_particles=4, density=0.3)
 HYPER = dict(layers_phi=2, layers_rho=2, features_phi=(8, 8), features_rho=(8, 1),
@@ -338,7 +338,7 @@ def test_a_0_1_config_file_reads_with_the_settings_it_ran_with(tmp_path):
     import dataclasses
     import json
 
-    from eqxnqs._run_config import BEFORE_0_2
+    from eqxnqs._workflow._run_config import BEFORE_0_2
 
     data = dataclasses.asdict(eqxnqs.RunConfig())
     for name in (*BEFORE_0_2, "beta"):

@@ -123,7 +123,7 @@ def test_run_errors_are_public_types(tmp_path):
 
 
 def test_run_config_resolves_the_cusp_per_system_as_the_command_line_does():
-    from eqxnqs._cli import _parser, config_from_args
+    from eqxnqs._workflow._cli import _parser, config_from_args
 
     for system, exponent in (("helium", 5), ("gaussian", None), ("calogero-sutherland", 1)):
         assert eqxnqs.RunConfig(system=system).cusp_exponent == exponent

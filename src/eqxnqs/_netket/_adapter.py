@@ -6,7 +6,7 @@ import equinox as eqx
 import netket as nk
 
 from ._log_amplitude import LogAmplitude
-from ._netket_framework import NamedEquinoxFramework, register
+from ._framework import NamedEquinoxFramework, register
 
 register()
 

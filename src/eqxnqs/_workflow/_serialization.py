@@ -14,9 +14,9 @@ from pathlib import Path
 import equinox as eqx
 import jax
 
-from ._activations import activation_by_name, activation_name
-from ._pooling import pooling_name
-from ._rel_distance import DeepSetRelDistance
+from .._models._activations import activation_by_name, activation_name
+from .._models._pooling import pooling_name
+from .._models._rel_distance import DeepSetRelDistance
 
 FORMAT = "eqxnqs-model"
 FORMAT_VERSION = 1

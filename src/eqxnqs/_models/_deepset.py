@@ -9,7 +9,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._features import _check_widths
 from ._mlp import MLP
 from ._pooling import resolve_pooling
-from ._typing import Initializer, RealArray, typechecked
+from .._typing import Initializer, RealArray, typechecked
 
 
 def apply_deepset(

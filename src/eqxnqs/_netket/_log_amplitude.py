@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._typing import RealArray, typechecked
+from .._typing import RealArray, typechecked
 
 
 class LogAmplitude(eqx.Module):

@@ -5,8 +5,8 @@ import dataclasses
 import re
 import sys
 
-from ._pooling import POOLINGS
-from ._rel_distance import RHO_READOUTS
+from .._models._pooling import POOLINGS
+from .._models._rel_distance import RHO_READOUTS
 from ._run_config import (
     DRIVERS,
     NETKET_EXAMPLE,
@@ -16,7 +16,7 @@ from ._run_config import (
     ConfigError,
     RunConfig,
 )
-from ._single_particle_sampler import START_CHOICES
+from .._netket._single_particle_sampler import START_CHOICES
 
 DEFAULTS = RunConfig()
 # The system is a positional argument, not an option.

@@ -9,11 +9,11 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._deepset import apply_deepset
 from ._features import phi_widths, rho_widths
-from ._geometry import box_from_hilbert, check_box, sine_displacement
+from .._geometry import box_from_hilbert, check_box, sine_displacement
 from ._mlp import MLP
 from ._pairwise import PairwiseLogAmplitude
 from ._pooling import linear_pooling_weight, resolve_pooling
-from ._typing import Initializer, RealArray, typechecked
+from .._typing import Initializer, RealArray, typechecked
 
 
 RHO_READOUTS = ("linear", "netket")

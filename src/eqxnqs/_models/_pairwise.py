@@ -49,8 +49,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PyTree
 
-from ._geometry import n_pairs, pair_indices
-from ._typing import RealArray, typechecked
+from .._geometry import n_pairs, pair_indices
+from .._typing import RealArray, typechecked
 
 
 class PairwiseLogAmplitude(eqx.Module):

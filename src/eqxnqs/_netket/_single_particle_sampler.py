@@ -25,9 +25,9 @@ from netket.sampler.rules import GaussianRule
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
-from ._geometry import box_from_hilbert
-from ._netket_framework import wrapped_model
-from ._pairwise import PairwiseLogAmplitude
+from .._geometry import box_from_hilbert
+from ._framework import wrapped_model
+from .._models._pairwise import PairwiseLogAmplitude
 
 START_CHOICES = ("lattice", "uniform")
 

@@ -12,12 +12,12 @@ import json
 import math
 from pathlib import Path
 
-from ._activations import activation_by_name
-from ._features import phi_widths, rho_widths
-from ._pooling import POOLINGS
-from ._rel_distance import RHO_READOUTS
-from ._single_particle_sampler import START_CHOICES
-from ._systems import SYSTEM_PRESETS
+from .._models._activations import activation_by_name
+from .._models._features import phi_widths, rho_widths
+from .._models._pooling import POOLINGS
+from .._models._rel_distance import RHO_READOUTS
+from .._netket._single_particle_sampler import START_CHOICES
+from .._systems._hamiltonians import SYSTEM_PRESETS
 
 SYSTEMS = tuple(SYSTEM_PRESETS)
 DRIVERS = ("vmc_sr", "vmc")

@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import netket as nk
 import netket.experimental as nkx
 
-from ._geometry import minimum_image_distances, periodic_particles
-from ._kinetic import KineticEnergy
+from .._geometry import minimum_image_distances, periodic_particles
+from .._netket._kinetic import KineticEnergy
 from ._potentials import KELVIN_PER_UNIT, R_M_ANGSTROM, aziz_hfdhe2, gaussian_pair
 
 

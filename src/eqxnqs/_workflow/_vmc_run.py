@@ -16,17 +16,17 @@ from ._checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from ._netket_adapter import make_mcstate, model_from_state
-from ._observables import pair_distribution
+from .._netket._adapter import make_mcstate, model_from_state
+from .._observables._pair_distribution import pair_distribution
 from ._plots import plot_energy, plot_pair_distribution
-from ._rel_distance import DeepSetRelDistance
+from .._models._rel_distance import DeepSetRelDistance
 from ._run_config import RunConfig
-from ._activations import activation_by_name
+from .._models._activations import activation_by_name
 from ._serialization import is_main_process, save, write_run_file
-from ._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
-from ._systems import System
+from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
+from .._systems._hamiltonians import System
 from ._trust import assess_run, final_energy
-from ._vmc_sr import VMC_SR
+from .._netket._vmc_sr import VMC_SR
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.json"

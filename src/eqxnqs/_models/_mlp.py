@@ -4,7 +4,7 @@ import equinox as eqx
 import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._typing import Initializer
+from .._typing import Initializer
 
 
 class MLP(eqx.Module):

@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 import netket as nk
 
-from ._geometry import periodic_particles
-from ._mlp import MLP
-from ._rel_distance import NETKET_LAYOUT, DeepSetRelDistance
+from .._geometry import periodic_particles
+from .._models._mlp import MLP
+from .._models._rel_distance import NETKET_LAYOUT, DeepSetRelDistance
 
 
 def _dense_params(mlp: MLP) -> dict:

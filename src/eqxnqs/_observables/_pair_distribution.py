@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._geometry import minimum_image_distances
+from .._geometry import minimum_image_distances
 
 
 def _ball_volume(radius, dim: int):

@@ -1,0 +1,1 @@
+"""The wavefunctions: MLPs, DeepSets, the pairwise protocol."""

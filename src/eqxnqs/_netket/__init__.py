@@ -1,0 +1,1 @@
+"""The NetKet bridge: adapter, framework, kinetic energy, samplers, SR driver, Flax converters."""

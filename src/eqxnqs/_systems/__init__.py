@@ -1,0 +1,1 @@
+"""Pair potentials, Hamiltonians and the named systems."""
