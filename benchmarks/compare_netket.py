@@ -33,15 +33,15 @@ import platform
 import time
 
 import jax
-import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import optax
 
 import eqxnqs
 
-HYPER = dict(layers_phi=2, layers_rho=3, features_phi=(16, 16), features_rho=(16, 16, 1),
-             cusp_exponent=5)
+HYPER = dict(
+    layers_phi=2, layers_rho=3, features_phi=(16, 16), features_rho=(16, 16, 1), cusp_exponent=5
+)
 FULL = [((10, 1), 1024), ((16, 3), 1024), ((32, 3), 256), ((64, 3), 64)]
 QUICK = [((6, 1), 128), ((8, 3), 128)]
 
@@ -68,8 +68,7 @@ def peak_mb(jitted, *args):
     memory = jitted.lower(*args).compile().memory_analysis()
     if memory is None:
         return float("nan")
-    total = (memory.argument_size_in_bytes + memory.output_size_in_bytes
-             + memory.temp_size_in_bytes)
+    total = memory.argument_size_in_bytes + memory.output_size_in_bytes + memory.temp_size_in_bytes
     return total / 2**20
 
 
@@ -77,8 +76,9 @@ def build(n, dim, n_samples, seed=0):
     density = 0.5
     box = (n / density) ** (1 / dim)
     system = eqxnqs.gaussian_bosons(n, (box,) * dim, v0=2.0, sigma=0.5)
-    model = eqxnqs.DeepSetRelDistance.from_hilbert(system.hilbert, **HYPER,
-                                                   key=jax.random.key(seed))
+    model = eqxnqs.DeepSetRelDistance.from_hilbert(
+        system.hilbert, **HYPER, key=jax.random.key(seed)
+    )
     flax_model, flax_variables = eqxnqs.to_flax(model)
     x = jax.random.uniform(jax.random.key(seed + 1), (n_samples, n * dim)) * box
     return system, model, flax_model, flax_variables, x
@@ -98,7 +98,8 @@ def make_state(system, n_samples, model=None, flax=None, single_particle=False):
         sampler = eqxnqs.SingleParticleMetropolis(system.hilbert, sigma=0.3, **options)
     else:
         sampler = nk.sampler.MetropolisSampler(
-            system.hilbert, eqxnqs.SingleParticleGaussianRule(0.3), **options)
+            system.hilbert, eqxnqs.SingleParticleGaussianRule(0.3), **options
+        )
     kwargs = dict(n_samples=n_samples, n_discard_per_chain=0, seed=0, sampler_seed=1)
     if model is not None:
         return eqxnqs.make_mcstate(sampler, model, **kwargs)
@@ -123,61 +124,82 @@ def measure(n, dim, n_samples, repeats):
     both("forward", lambda vs: lambda: forward[vs](vs.variables, x))
 
     def jacobian_fn(vs):
-        return jax.jit(lambda params, x: nk.jax.jacobian(
-            vs._apply_fun, params, x, vs.model_state, mode="real", dense=True, center=True))
+        return jax.jit(
+            lambda params, x: nk.jax.jacobian(
+                vs._apply_fun, params, x, vs.model_state, mode="real", dense=True, center=True
+            )
+        )
+
     jacobian = {vs: jacobian_fn(vs) for vs in (ours_vs, theirs_vs)}
     both("jacobian", lambda vs: lambda: jacobian[vs](vs.parameters, x))
 
     def kinetic_fn(vs, op):
         return jax.jit(lambda variables, x: op._expect_kernel(vs._apply_fun, variables, x))
-    kinetic = {ours_vs: kinetic_fn(ours_vs, ours_kinetic),
-               theirs_vs: kinetic_fn(theirs_vs, theirs_kinetic)}
+
+    kinetic = {
+        ours_vs: kinetic_fn(ours_vs, ours_kinetic),
+        theirs_vs: kinetic_fn(theirs_vs, theirs_kinetic),
+    }
     both("kinetic", lambda vs: lambda: kinetic[vs](vs.variables, x), slow_repeats)
     flax_fast = kinetic_fn(theirs_vs, ours_kinetic)
     rows["kinetic (flax model)"] = [
-        best_times([lambda: flax_fast(theirs_vs.variables, x)], repeats)[0], rows["kinetic"][1]]
+        best_times([lambda: flax_fast(theirs_vs.variables, x)], repeats)[0],
+        rows["kinetic"][1],
+    ]
     ours_local = kinetic[ours_vs](ours_vs.variables, x)
     theirs_local = kinetic[theirs_vs](theirs_vs.variables, x)
     check = np.max(np.abs(ours_local - theirs_local) / np.abs(theirs_local))
 
     hamiltonians = {ours_vs: ours_kinetic + potential, theirs_vs: theirs_kinetic + potential}
     both("sampling", lambda vs: lambda: vs.sample())
-    both("expect_and_grad",
-         lambda vs: lambda: vs.expect_and_grad(hamiltonians[vs])[1], slow_repeats)
+    both(
+        "expect_and_grad", lambda vs: lambda: vs.expect_and_grad(hamiltonians[vs])[1], slow_repeats
+    )
 
     def sr_iteration(vs):
-        driver = nk.driver.VMC_SR(hamiltonians[vs], optax.sgd(1e-3), variational_state=vs,
-                                  diag_shift=1e-2)
+        driver = nk.driver.VMC_SR(
+            hamiltonians[vs], optax.sgd(1e-3), variational_state=vs, diag_shift=1e-2
+        )
 
         def iteration():
             driver.run(1, out=nk.logging.RuntimeLog(), show_progress=False)
             return vs.parameters
+
         return iteration
+
     both("VMC_SR iteration", sr_iteration, slow_repeats)
 
     # The same, with single-particle moves (one Markov chain for both models).
-    single = [make_state(system, n_samples, model=model, single_particle=True),
-              make_state(system, n_samples, flax=(flax_model, flax_variables),
-                         single_particle=True)]
-    hamiltonians.update({single[0]: ours_kinetic + potential,
-                         single[1]: theirs_kinetic + potential})
+    single = [
+        make_state(system, n_samples, model=model, single_particle=True),
+        make_state(system, n_samples, flax=(flax_model, flax_variables), single_particle=True),
+    ]
+    hamiltonians.update(
+        {single[0]: ours_kinetic + potential, single[1]: theirs_kinetic + potential}
+    )
     rows["sampling, 1-particle moves"] = best_times(
-        [lambda vs=vs: vs.sample() for vs in single], repeats)
+        [lambda vs=vs: vs.sample() for vs in single], repeats
+    )
     rows["VMC_SR iteration, 1-particle moves"] = best_times(
-        [sr_iteration(vs) for vs in single], slow_repeats)
+        [sr_iteration(vs) for vs in single], slow_repeats
+    )
 
     memory = {
         "forward": [peak_mb(forward[vs], vs.variables, x) for vs in (ours_vs, theirs_vs)],
         "jacobian": [peak_mb(jacobian[vs], vs.parameters, x) for vs in (ours_vs, theirs_vs)],
-        "kinetic": [peak_mb(kinetic[ours_vs], ours_vs.variables, x),
-                    peak_mb(kinetic[theirs_vs], theirs_vs.variables, x)],
+        "kinetic": [
+            peak_mb(kinetic[ours_vs], ours_vs.variables, x),
+            peak_mb(kinetic[theirs_vs], theirs_vs.variables, x),
+        ],
     }
     return rows, memory, check
 
 
 def print_table(results):
-    header = (f"| N | D | samples | quantity | eqxnqs ms | NetKet ms | NetKet / eqxnqs "
-              f"| eqxnqs / forward | eqxnqs MiB | NetKet MiB |")
+    header = (
+        "| N | D | samples | quantity | eqxnqs ms | NetKet ms | NetKet / eqxnqs "
+        "| eqxnqs / forward | eqxnqs MiB | NetKet MiB |"
+    )
     print(header)
     print("|---" * 10 + "|")
     for (n, dim, n_samples), (rows, memory, _) in results.items():
@@ -185,8 +207,10 @@ def print_table(results):
         for name, (ours, theirs) in rows.items():
             mem = memory.get(name)
             mem_cells = f"{mem[0]:.1f} | {mem[1]:.1f}" if mem else " | "
-            print(f"| {n} | {dim} | {n_samples} | {name} | {ours:.1f} | {theirs:.1f} "
-                  f"| {theirs / ours:.2f} | {ours / forward_ms:.1f} | {mem_cells} |")
+            print(
+                f"| {n} | {dim} | {n_samples} | {name} | {ours:.1f} | {theirs:.1f} "
+                f"| {theirs / ours:.2f} | {ours / forward_ms:.1f} | {mem_cells} |"
+            )
 
 
 def print_growth(results):
@@ -212,15 +236,16 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print(f"# {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{jax.device_count()} x {jax.devices()[0].device_kind}, "
-          f"jax {jax.__version__}, netket {nk.__version__}, eqxnqs {eqxnqs.__version__}\n")
+    print(
+        f"# {platform.platform()}, {platform.processor() or platform.machine()}, "
+        f"{jax.device_count()} x {jax.devices()[0].device_kind}, "
+        f"jax {jax.__version__}, netket {nk.__version__}, eqxnqs {eqxnqs.__version__}\n"
+    )
     results = {}
-    for (n, dim), n_samples in (QUICK if args.quick else FULL):
+    for (n, dim), n_samples in QUICK if args.quick else FULL:
         rows, memory, check = measure(n, dim, n_samples, args.repeats)
         results[(n, dim, n_samples)] = (rows, memory, check)
-        print(f"# N={n} D={dim}: kinetic max relative difference vs NetKet {check:.1e}",
-              flush=True)
+        print(f"# N={n} D={dim}: kinetic max relative difference vs NetKet {check:.1e}", flush=True)
     print()
     print_table(results)
     print_growth(results)

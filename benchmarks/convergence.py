@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/convergence.py calogero-sutherland
     .venv/bin/python benchmarks/convergence.py helium --netket-example  # NetKet's settings
     .venv/bin/python benchmarks/convergence.py helium --set n_samples=2048 --set n_iter=80
-    .venv/bin/python benchmarks/convergence.py helium --netket-reference 0 1  # time NetKet's example
+    .venv/bin/python benchmarks/convergence.py helium --netket-reference 0 1  # NetKet's example
 
 Each seed is one ``eqxnqs.run_vmc`` (the code path of ``eqxnqs run``) with
 the given settings and that seed. Per seed the table gives the final E/N
@@ -47,13 +47,20 @@ import eqxnqs
 SYSTEMS = {
     "helium": (dict(system="helium", n_particles=10, density=0.3), 5.34),
     "gaussian": (
-        dict(system="gaussian", n_particles=20, box_length=20.0, v0=2.0, sigma=2**-0.5,
-             cusp_exponent=None),
+        dict(
+            system="gaussian",
+            n_particles=20,
+            box_length=20.0,
+            v0=2.0,
+            sigma=2**-0.5,
+            cusp_exponent=None,
+        ),
         24.742 / 20 * 1.005,
     ),
     "calogero-sutherland": (
-        dict(system="calogero-sutherland", n_particles=10, box_length=10.0, beta=2.0,
-             cusp_exponent=1),
+        dict(
+            system="calogero-sutherland", n_particles=10, box_length=10.0, beta=2.0, cusp_exponent=1
+        ),
         eqxnqs.calogero_sutherland_energy(10, 10.0, 2.0) / 10 * 1.005,
     ),
 }
@@ -87,8 +94,11 @@ def run_seed(config: eqxnqs.RunConfig, threshold: float) -> dict:
         try:
             results = eqxnqs.run_vmc(config, out, show_progress=False, callbacks=[timer])
         except Exception as error:  # a crash is a result of the study, not its end
-            return {"seed": config.seed, "crashed": f"{type(error).__name__}: {error}"[:120],
-                    "total_s": time.perf_counter() - timer.start}
+            return {
+                "seed": config.seed,
+                "crashed": f"{type(error).__name__}: {error}"[:120],
+                "total_s": time.perf_counter() - timer.start,
+            }
         log = json.loads(open(f"{out}/log.json").read())
     mean = log["Energy"]["Mean"]
     trace = np.asarray(mean["real"] if isinstance(mean, dict) else mean) / config.n_particles
@@ -119,13 +129,19 @@ def netket_example_seed(seed: int, n_iter: int, threshold: float) -> dict:
     hamiltonian = nk.operator.KineticEnergy(hilbert, mass=1.0) + system.hamiltonian.operators[1]
     sampler = nk.sampler.MetropolisGaussian(hilbert, sigma=0.05, n_chains=16, sweep_size=32)
     model = nk.models.DeepSetRelDistance(
-        hilbert=hilbert, cusp_exponent=5, layers_phi=2, layers_rho=3,
-        features_phi=(16, 16), features_rho=(16, 16, 1),
+        hilbert=hilbert,
+        cusp_exponent=5,
+        layers_phi=2,
+        layers_rho=3,
+        features_phi=(16, 16),
+        features_rho=(16, 16, 1),
     )
-    vstate = nk.vqs.MCState(sampler, model, n_samples=4096, n_discard_per_chain=128,
-                            seed=seed, sampler_seed=seed + 1)
-    driver = nk.driver.VMC_SR(hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                              variational_state=vstate)
+    vstate = nk.vqs.MCState(
+        sampler, model, n_samples=4096, n_discard_per_chain=128, seed=seed, sampler_seed=seed + 1
+    )
+    driver = nk.driver.VMC_SR(
+        hamiltonian, optax.sgd(0.01), diag_shift=0.01, variational_state=vstate
+    )
     timer, log = Timer(), nk.logging.RuntimeLog()
     crashed = None
     try:
@@ -157,32 +173,42 @@ def _value(text: str):
             return convert(text)
         except ValueError:
             pass
-    return None if text.lower() == "none" else {"true": True, "false": False}.get(text.lower(), text)
+    return (
+        None if text.lower() == "none" else {"true": True, "false": False}.get(text.lower(), text)
+    )
 
 
 def print_table(title: str, rows: list[dict], threshold: float) -> None:
     print(f"\n{title}")
-    print("| seed | E/N | error | variance | R-hat | acceptance | reached at | time to reach (s) "
-          "| total (s) | warnings |")
+    print(
+        "| seed | E/N | error | variance | R-hat | acceptance | reached at | time to reach (s) "
+        "| total (s) | warnings |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         if "mean" not in row:
-            print(f"| {row['seed']} | crashed: {row['crashed']} |  |  |  |  |  |  | "
-                  f"{row['total_s']:.0f} |  |")
+            print(
+                f"| {row['seed']} | crashed: {row['crashed']} |  |  |  |  |  |  | "
+                f"{row['total_s']:.0f} |  |"
+            )
             continue
         reached = "-" if row["reached_at"] is None else str(row["reached_at"])
         to_reach = "-" if row["time_to_reach_s"] is None else f"{row['time_to_reach_s']:.0f}"
-        print(f"| {row['seed']} | {row['mean']:.4f} | {row['error']:.4f} | {row['variance']:.4g} "
-              f"| {row['r_hat']:.3f} | {row['acceptance']:.2f} | {reached} | {to_reach} "
-              f"| {row['total_s']:.0f} | {len(row['warnings'])} |")
+        print(
+            f"| {row['seed']} | {row['mean']:.4f} | {row['error']:.4f} | {row['variance']:.4g} "
+            f"| {row['r_hat']:.3f} | {row['acceptance']:.2f} | {reached} | {to_reach} "
+            f"| {row['total_s']:.0f} | {len(row['warnings'])} |"
+        )
     successes = sum(row.get("success", False) for row in rows)
     finished = [row for row in rows if "mean" in row]
     times = [row["time_to_reach_s"] for row in finished if row["time_to_reach_s"] is not None]
-    print(f"success (final E/N <= {threshold:.4f}): {successes}/{len(rows)}; "
-          f"crashed: {len(rows) - len(finished)}; "
-          f"median E/N {np.median([r['mean'] for r in finished]) if finished else float('nan'):.4f}; "
-          f"median time to reach {np.median(times) if times else float('nan'):.0f} s "
-          f"({len(times)} seeds reached)")
+    print(
+        f"success (final E/N <= {threshold:.4f}): {successes}/{len(rows)}; "
+        f"crashed: {len(rows) - len(finished)}; "
+        f"median E/N {np.median([r['mean'] for r in finished]) if finished else float('nan'):.4f}; "
+        f"median time to reach {np.median(times) if times else float('nan'):.0f} s "
+        f"({len(times)} seeds reached)"
+    )
 
 
 def main(argv=None) -> int:
@@ -190,13 +216,26 @@ def main(argv=None) -> int:
     parser.add_argument("system", choices=sorted(SYSTEMS))
     parser.add_argument("--seeds", type=int, default=10, help="number of seeds (0, 1, ...)")
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--netket-example", action="store_true",
-                        help="eqxnqs with NetKet's example settings (RunConfig.netket_example)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a RunConfig setting (repeatable)")
+    parser.add_argument(
+        "--netket-example",
+        action="store_true",
+        help="eqxnqs with NetKet's example settings (RunConfig.netket_example)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a RunConfig setting (repeatable)",
+    )
     parser.add_argument("--threshold", type=float, help="success threshold on E/N")
-    parser.add_argument("--netket-reference", type=int, nargs="*", metavar="SEED",
-                        help="also run NetKet's own helium example for these seeds")
+    parser.add_argument(
+        "--netket-reference",
+        type=int,
+        nargs="*",
+        metavar="SEED",
+        help="also run NetKet's own helium example for these seeds",
+    )
     parser.add_argument("--json", help="write every row to this JSON file")
     args = parser.parse_args(argv)
 
@@ -219,8 +258,12 @@ def main(argv=None) -> int:
         for seed in args.netket_reference:
             reference_rows.append(netket_example_seed(seed, base.n_iter, threshold))
             print(json.dumps(reference_rows[-1]), flush=True)
-        print_table("NetKet's Examples/Continuous/Helium.py (Flax model, its settings; E/N is "
-                    "the mean of the last 10 iterations)", reference_rows, threshold)
+        print_table(
+            "NetKet's Examples/Continuous/Helium.py (Flax model, its settings; E/N is "
+            "the mean of the last 10 iterations)",
+            reference_rows,
+            threshold,
+        )
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"eqxnqs": rows, "netket": reference_rows}, file, indent=1)

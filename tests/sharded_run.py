@@ -24,14 +24,26 @@ def main():
     kinetic = eqxnqs.KineticEnergy(system.hilbert, mass=1.0)
     hamiltonian = kinetic + potential
     model = eqxnqs.DeepSetRelDistance.from_hilbert(
-        system.hilbert, layers_phi=2, layers_rho=2, features_phi=8, features_rho=(8, 1),
-        cusp_exponent=5, key=jax.random.key(0))
+        system.hilbert,
+        layers_phi=2,
+        layers_rho=2,
+        features_phi=8,
+        features_rho=(8, 1),
+        cusp_exponent=5,
+        key=jax.random.key(0),
+    )
     sampler = eqxnqs.SingleParticleMetropolis(system.hilbert, sigma=0.3, n_chains=N_CHAINS)
-    vs = eqxnqs.make_mcstate(sampler, model, n_samples=N_SAMPLES, n_discard_per_chain=64,
-                             chunk_size=256, seed=0, sampler_seed=1)
+    vs = eqxnqs.make_mcstate(
+        sampler,
+        model,
+        n_samples=N_SAMPLES,
+        n_discard_per_chain=64,
+        chunk_size=256,
+        seed=0,
+        sampler_seed=1,
+    )
     # eqxnqs's driver (NetKet's VMC_SR with the clipped gradient and trust region).
-    driver = eqxnqs.VMC_SR(hamiltonian, optax.sgd(0.01), variational_state=vs,
-                           diag_shift=0.01)
+    driver = eqxnqs.VMC_SR(hamiltonian, optax.sgd(0.01), variational_state=vs, diag_shift=0.01)
     driver.run(5, out=nk.logging.RuntimeLog(), show_progress=False)
 
     vs.n_samples = 4 * N_SAMPLES
@@ -39,14 +51,18 @@ def main():
     energy = vs.expect(hamiltonian)
     netket_energy = vs.expect(nk.operator.KineticEnergy(system.hilbert, mass=1.0) + potential)
     samples = vs.samples
-    print(json.dumps({
-        "devices": jax.device_count(),
-        "sample_devices": len(samples.sharding.device_set),
-        "energy": float(energy.mean.real),
-        "error": float(energy.error_of_mean),
-        "netket_energy": float(netket_energy.mean.real),
-        "finite": bool(np.all(np.isfinite(np.asarray(samples)))),
-    }))
+    print(
+        json.dumps(
+            {
+                "devices": jax.device_count(),
+                "sample_devices": len(samples.sharding.device_set),
+                "energy": float(energy.mean.real),
+                "error": float(energy.error_of_mean),
+                "netket_energy": float(netket_energy.mean.real),
+                "finite": bool(np.all(np.isfinite(np.asarray(samples)))),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,24 @@ import pytest
 import eqxnqs
 from eqxnqs._workflow._cli import main
 
-TINY = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
-        "--features-rho", "4", "1",
-        "--n-samples", "128", "--n-chains", "8", "--n-discard-per-chain", "32",
-        "--no-progress"]
+TINY = [
+    "--n-particles",
+    "4",
+    "--features-phi",
+    "4",
+    "--layers-rho",
+    "2",
+    "--features-rho",
+    "4",
+    "1",
+    "--n-samples",
+    "128",
+    "--n-chains",
+    "8",
+    "--n-discard-per-chain",
+    "32",
+    "--no-progress",
+]
 
 
 @pytest.mark.parametrize(
@@ -27,7 +41,10 @@ TINY = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
         (["run", "argon"], "unknown system 'argon'"),
         (["run", "helium", "--driver", "sgd"], "unknown --driver 'sgd'"),
         (["run", "gaussian", "--dim", "4"], "--dim must be 1, 2 or 3; got 4"),
-        (["run", "helium", "--features-rho", "8", "8", "2"], "last entry of --features-rho must be 1"),
+        (
+            ["run", "helium", "--features-rho", "8", "8", "2"],
+            "last entry of --features-rho must be 1",
+        ),
         (["run", "helium", "--features-phi", "8", "8", "8"], "--features-phi has 3 entries"),
         (["run", "helium", "--activation", "relu6x"], "--activation must name a jax.nn function"),
         (["run", "helium", "--n-iter", "abc"], "argument --n-iter: invalid int value: 'abc'"),
@@ -54,8 +71,20 @@ class _no_raise:
 
 def test_bad_option_in_a_real_process_prints_no_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "eqxnqs", "run", "helium", "--density", "0", "--out",
-         str(tmp_path / "r")], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "eqxnqs",
+            "run",
+            "helium",
+            "--density",
+            "0",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "eqxnqs: error: --density must be a positive number; got 0.0."
@@ -78,8 +107,20 @@ def _iters(out):
 def test_run_kill_and_resume(tmp_path, capsys):
     out = tmp_path / "he3"
     n_iter = 300
-    command = [sys.executable, "-m", "eqxnqs", "run", "helium", *TINY, "--n-iter", str(n_iter),
-               "--checkpoint-every", "10", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "eqxnqs",
+        "run",
+        "helium",
+        *TINY,
+        "--n-iter",
+        str(n_iter),
+        "--checkpoint-every",
+        "10",
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 400
@@ -103,13 +144,43 @@ def test_run_kill_and_resume(tmp_path, capsys):
     assert "already holds a run; --resume continues it" in capsys.readouterr().err
     assert (out / "checkpoint.mpack").read_bytes() == before
     # --resume with other settings: refused.
-    assert main(["run", "helium", *TINY, "--seed", "7", "--n-iter", str(n_iter),
-                 "--out", str(out), "--resume"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "helium",
+                *TINY,
+                "--seed",
+                "7",
+                "--n-iter",
+                str(n_iter),
+                "--out",
+                str(out),
+                "--resume",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "settings differ from the run" in err and "seed" in err
 
-    assert main(["run", "helium", *TINY, "--n-iter", str(n_iter), "--checkpoint-every", "10",
-                 "--out", str(out), "--resume"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "helium",
+                *TINY,
+                "--n-iter",
+                str(n_iter),
+                "--checkpoint-every",
+                "10",
+                "--out",
+                str(out),
+                "--resume",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "Resuming" in printed and "E/N = " in printed and " K " in printed
     assert _iters(out) == list(range(n_iter))  # every iteration exactly once
@@ -117,15 +188,31 @@ def test_run_kill_and_resume(tmp_path, capsys):
     assert results["iterations"] == n_iter
     energy = results["energy_per_particle"]
     assert energy["error"] > 0 and energy["mean_kelvin"] == pytest.approx(
-        energy["mean"] * eqxnqs.KELVIN_PER_UNIT)
+        energy["mean"] * eqxnqs.KELVIN_PER_UNIT
+    )
     for name in ("energy.png", "pair_distribution.png", "config.json"):
         assert (out / name).stat().st_size > 0
     model = eqxnqs.load(out / "model.eqx")
     assert model.n_particles == 4 and model.cusp_exponent == 5
 
     # Extending a finished run continues the same log.
-    assert main(["run", "helium", *TINY, "--n-iter", str(n_iter + 3), "--checkpoint-every", "10",
-                 "--out", str(out), "--resume"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "helium",
+                *TINY,
+                "--n-iter",
+                str(n_iter + 3),
+                "--checkpoint-every",
+                "10",
+                "--out",
+                str(out),
+                "--resume",
+            ]
+        )
+        == 0
+    )
     assert _iters(out) == list(range(n_iter + 3))
 
 
@@ -141,8 +228,19 @@ def test_resume_in_an_empty_folder_starts_and_repeats(tmp_path, capsys):
 
 def test_single_particle_sampler_run(tmp_path, capsys):
     out = tmp_path / "single"
-    args = ["run", "helium", *TINY, "--sampler", "single-particle", "--sampler-sigma", "0.5",
-            "--n-iter", "3", "--out", str(out)]
+    args = [
+        "run",
+        "helium",
+        *TINY,
+        "--sampler",
+        "single-particle",
+        "--sampler-sigma",
+        "0.5",
+        "--n-iter",
+        "3",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert 0.05 < results["acceptance"] < 0.99
@@ -161,13 +259,17 @@ def test_single_particle_sampler_run(tmp_path, capsys):
         (["run", "helium", "--clip-local-energy", "0"], "--clip-local-energy must be a positive"),
         (["run", "calogero-sutherland", "--beta", "0.5"], "--beta must be a number >= 1"),
         (["run", "calogero-sutherland", "--dim", "2"], "calogero-sutherland is one-dimensional"),
-        (["run", "helium", "--driver", "vmc", "--clip-local-energy", "5"],
-         "--clip-local-energy needs --driver vmc_sr"),
+        (
+            ["run", "helium", "--driver", "vmc", "--clip-local-energy", "5"],
+            "--clip-local-energy needs --driver vmc_sr",
+        ),
         (["run", "helium", "--max-norm", "-1"], "--max-norm must be a positive number"),
         (["run", "helium", "--target-acceptance", "1"], "--target-acceptance must be in (0, 1)"),
         (["run", "helium", "--input-scale", "0"], "--input-scale must be a positive number"),
-        (["run", "helium", "--n-chains", "7", "--n-samples", "64"],
-         "--n-samples (64) must be a multiple of --n-chains (7)"),
+        (
+            ["run", "helium", "--n-chains", "7", "--n-samples", "64"],
+            "--n-samples (64) must be a multiple of --n-chains (7)",
+        ),
     ],
 )
 def test_bad_stability_options_give_one_line(tmp_path, capsys, args, message):
@@ -182,9 +284,15 @@ def test_netket_example_preset_and_explicit_options():
     argv = ["run", "helium", "--netket-example", "--n-chains", "32", "--out", "x"]
     config = config_from_args(_parser().parse_args(argv), argv)
     assert config == eqxnqs.RunConfig.netket_example(n_chains=32)
-    assert (config.sampler, config.rho_readout, config.clip_local_energy, config.max_norm,
-            config.positive_cusp, config.target_acceptance, config.input_scale) == (
-        "gaussian", "netket", None, None, False, None, 1.0)
+    assert (
+        config.sampler,
+        config.rho_readout,
+        config.clip_local_energy,
+        config.max_norm,
+        config.positive_cusp,
+        config.target_acceptance,
+        config.input_scale,
+    ) == ("gaussian", "netket", None, None, False, None, 1.0)
     argv = ["run", "helium", "--driver", "vmc", "--out", "x"]
     config = config_from_args(_parser().parse_args(argv), argv)
     assert (config.clip_local_energy, config.max_norm) == (None, None)
@@ -194,10 +302,35 @@ def test_netket_example_preset_and_explicit_options():
 
 def test_calogero_sutherland_run_reports_reference_and_checks(tmp_path, capsys):
     out = tmp_path / "cs"
-    assert main(["run", "calogero-sutherland", "--n-particles", "4", "--box-length", "4",
-                 "--features-phi", "4", "--layers-rho", "2", "--features-rho", "4", "1",
-                 "--n-samples", "256", "--n-iter", "12", "--final-samples", "1024",
-                 "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "calogero-sutherland",
+                "--n-particles",
+                "4",
+                "--box-length",
+                "4",
+                "--features-phi",
+                "4",
+                "--layers-rho",
+                "2",
+                "--features-rho",
+                "4",
+                "1",
+                "--n-samples",
+                "256",
+                "--n-iter",
+                "12",
+                "--final-samples",
+                "1024",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "reference E/N = " in captured.out and "exact" in captured.out
     results = json.loads((out / "results.json").read_text())

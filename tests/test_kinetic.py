@@ -25,8 +25,9 @@ def _mixing_activation(z):
 
 
 def _build(box, n, key=0, **overrides):
-    hyper = dict(layers_phi=2, layers_rho=2, features_phi=(6, 5), features_rho=(4, 1),
-                 cusp_exponent=5)
+    hyper = dict(
+        layers_phi=2, layers_rho=2, features_phi=(6, 5), features_rho=(4, 1), cusp_exponent=5
+    )
     hyper.update(overrides)
     return eqxnqs.DeepSetRelDistance(box, n, **hyper, key=jax.random.key(key))
 
@@ -41,7 +42,11 @@ CASES = {
     "1d N=5": ((4.0,), 5, {}),
     "2d N=4": ((3.0, 4.0), 4, {}),
     "3d N=5 no cusp": ((3.0, 3.5, 4.0), 5, {"cusp_exponent": None}),
-    "3d N=6 mean, tanh out": ((3.0, 3.5, 4.0), 6, {"pooling": "mean", "output_activation": jnp.tanh}),
+    "3d N=6 mean, tanh out": (
+        (3.0, 3.5, 4.0),
+        6,
+        {"pooling": "mean", "output_activation": jnp.tanh},
+    ),
     "2d N=3 no bias, cusp 3": ((3.0, 4.0), 3, {"use_bias": False, "cusp_exponent": 3}),
     "2d N=4 mixing activation": ((3.0, 4.0), 4, {"activation": _mixing_activation}),
     "2d N=4 custom pooling": ((3.0, 4.0), 4, {"pooling": lambda y, axis: jnp.sum(y**2, axis=axis)}),
@@ -89,14 +94,18 @@ def _gaussian(params, x):
 
 def _states():
     model = _build(BOX, 4)  # rho_readout="linear", the default
-    flax_model, flax_variables = eqxnqs.to_flax(
-        _build(BOX, 4, **eqxnqs.NETKET_LAYOUT))
+    flax_model, flax_variables = eqxnqs.to_flax(_build(BOX, 4, **eqxnqs.NETKET_LAYOUT))
     return {
         "eqxnqs": eqxnqs.make_mcstate(_sampler(), model, n_samples=64),
-        "netket flax": nk.vqs.MCState(_sampler(), flax_model, variables=flax_variables,
-                                      n_samples=64),
-        "gaussian": nk.vqs.MCState(_sampler(), apply_fun=_gaussian,
-                                   variables={"params": {"a": jnp.asarray(0.8)}}, n_samples=64),
+        "netket flax": nk.vqs.MCState(
+            _sampler(), flax_model, variables=flax_variables, n_samples=64
+        ),
+        "gaussian": nk.vqs.MCState(
+            _sampler(),
+            apply_fun=_gaussian,
+            variables={"params": {"a": jnp.asarray(0.8)}},
+            n_samples=64,
+        ),
     }
 
 
@@ -118,11 +127,14 @@ def test_local_values_equal_netkets(state, mass):
 
 def test_routes_taken():
     states = _states()
-    assert isinstance(single_sample_model(states["eqxnqs"]._apply_fun, states["eqxnqs"].variables),
-                      eqxnqs.DeepSetRelDistance)
+    assert isinstance(
+        single_sample_model(states["eqxnqs"]._apply_fun, states["eqxnqs"].variables),
+        eqxnqs.DeepSetRelDistance,
+    )
     flax = states["netket flax"]
-    assert isinstance(single_sample_model(flax._apply_fun, flax.variables),
-                      eqxnqs.DeepSetRelDistance)
+    assert isinstance(
+        single_sample_model(flax._apply_fun, flax.variables), eqxnqs.DeepSetRelDistance
+    )
     gauss = states["gaussian"]
     assert single_sample_model(gauss._apply_fun, gauss.variables) is None
 
@@ -152,8 +164,14 @@ def test_per_particle_masses_expand_to_coordinates():
 
 @pytest.mark.parametrize(
     "mass, message",
-    [(0.0, "positive"), (-1.0, "positive"), (np.nan, "positive"), (1j, "real"),
-     (np.ones(3), r"shape \(3,\)"), (np.ones((4, 2)), r"shape \(4, 2\)")],
+    [
+        (0.0, "positive"),
+        (-1.0, "positive"),
+        (np.nan, "positive"),
+        (1j, "real"),
+        (np.ones(3), r"shape \(3,\)"),
+        (np.ones((4, 2)), r"shape \(4, 2\)"),
+    ],
 )
 def test_invalid_masses_are_refused(mass, message):
     with pytest.raises(ValueError, match=message):
@@ -166,21 +184,37 @@ def test_hamiltonian_expect_and_vmc_sr_equal_netkets():
     potential = system.hamiltonian.operators[1]
     # NetKet's layout and cusp: the trajectory this comparison was written for.
     model = eqxnqs.DeepSetRelDistance.from_hilbert(
-        system.hilbert, layers_phi=2, layers_rho=2, features_phi=8, features_rho=(8, 1),
-        cusp_exponent=5, **eqxnqs.NETKET_LAYOUT, key=jax.random.key(0))
+        system.hilbert,
+        layers_phi=2,
+        layers_rho=2,
+        features_phi=8,
+        features_rho=(8, 1),
+        cusp_exponent=5,
+        **eqxnqs.NETKET_LAYOUT,
+        key=jax.random.key(0),
+    )
     box = system.hilbert.domain[0]
     lattice = (np.arange(4) + 0.5) * box / 4
 
     def run(kinetic):
         sampler = nk.sampler.MetropolisGaussian(system.hilbert, sigma=0.05, n_chains=16)
-        vs = eqxnqs.make_mcstate(sampler, model, n_samples=128, n_discard_per_chain=4,
-                                 chunk_size=64, seed=0, sampler_seed=1)
+        vs = eqxnqs.make_mcstate(
+            sampler,
+            model,
+            n_samples=128,
+            n_discard_per_chain=4,
+            chunk_size=64,
+            seed=0,
+            sampler_seed=1,
+        )
         vs.sampler_state = vs.sampler_state.replace(
-            σ=jnp.tile(lattice, (16, 1)) + 0.05 * jax.random.normal(jax.random.key(5), (16, 4)))
+            σ=jnp.tile(lattice, (16, 1)) + 0.05 * jax.random.normal(jax.random.key(5), (16, 4))
+        )
         hamiltonian = kinetic + potential
         energy, grad = vs.expect_and_grad(hamiltonian)
-        driver = nk.driver.VMC_SR(hamiltonian, optax.sgd(0.01), variational_state=vs,
-                                  diag_shift=0.01)
+        driver = nk.driver.VMC_SR(
+            hamiltonian, optax.sgd(0.01), variational_state=vs, diag_shift=0.01
+        )
         log = nk.logging.RuntimeLog()
         driver.run(3, out=log, show_progress=False)
         return energy.mean, grad, np.asarray(log.data["Energy"]["Mean"])
@@ -188,5 +222,7 @@ def test_hamiltonian_expect_and_vmc_sr_equal_netkets():
     e_ref, g_ref, trace_ref = run(nk.operator.KineticEnergy(system.hilbert, mass=1.0))
     e_ours, g_ours, trace_ours = run(eqxnqs.KineticEnergy(system.hilbert, mass=1.0))
     np.testing.assert_allclose(e_ours, e_ref, rtol=RTOL)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12), g_ours, g_ref)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12), g_ours, g_ref
+    )
     np.testing.assert_allclose(trace_ours, trace_ref, rtol=1e-9)

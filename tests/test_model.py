@@ -5,7 +5,6 @@ import jax
 import jax.numpy as jnp
 import netket.experimental as nkx
 import numpy as np
-import pytest
 from helpers import random_configurations
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,8 +27,9 @@ def test_fields_are_typed_modules(small_model):
 
 
 def test_no_cusp_parameter_without_cusp_exponent():
-    model = eqxnqs.DeepSetRelDistance(5.0, 3, layers_phi=1, layers_rho=1, features_phi=4,
-                                      features_rho=1, key=jax.random.key(0))
+    model = eqxnqs.DeepSetRelDistance(
+        5.0, 3, layers_phi=1, layers_rho=1, features_phi=4, features_rho=1, key=jax.random.key(0)
+    )
     assert model.cusp is None and model.box == (5.0,)
 
 
@@ -42,9 +42,16 @@ def test_from_hilbert_takes_box_and_particles():
 
 
 def test_param_dtype_float32():
-    model = eqxnqs.DeepSetRelDistance(5.0, 3, layers_phi=1, layers_rho=1, features_phi=4,
-                                      features_rho=1, param_dtype=jnp.float32,
-                                      key=jax.random.key(0))
+    model = eqxnqs.DeepSetRelDistance(
+        5.0,
+        3,
+        layers_phi=1,
+        layers_rho=1,
+        features_phi=4,
+        features_rho=1,
+        param_dtype=jnp.float32,
+        key=jax.random.key(0),
+    )
     assert model.phi.layers[0].weight.dtype == jnp.float32
 
 
@@ -72,9 +79,16 @@ def test_deepset_mlp_is_permutation_invariant():
 
 BOXES = {1: (6.0,), 2: (3.0, 4.0), 3: (2.0, 2.5, 3.0)}
 MODELS = {
-    dim: eqxnqs.DeepSetRelDistance(BOXES[dim], 5, layers_phi=2, layers_rho=2,
-                                   features_phi=6, features_rho=6, cusp_exponent=5,
-                                   key=jax.random.key(dim))
+    dim: eqxnqs.DeepSetRelDistance(
+        BOXES[dim],
+        5,
+        layers_phi=2,
+        layers_rho=2,
+        features_phi=6,
+        features_rho=6,
+        cusp_exponent=5,
+        key=jax.random.key(dim),
+    )
     for dim in BOXES
 }
 EVAL = {dim: eqx.filter_jit(model) for dim, model in MODELS.items()}
@@ -94,8 +108,11 @@ def test_permuting_particles_leaves_value_unchanged(seed, dim, perm_seed):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=configurations, dim=st.sampled_from([1, 2, 3]),
-       shift=st.lists(st.floats(-10, 10), min_size=3, max_size=3))
+@given(
+    seed=configurations,
+    dim=st.sampled_from([1, 2, 3]),
+    shift=st.lists(st.floats(-10, 10), min_size=3, max_size=3),
+)
 def test_global_translation_leaves_value_unchanged(seed, dim, shift):
     x = random_configurations(jax.random.key(seed), 1, 5, BOXES[dim])[0].reshape(5, dim)
     moved = x + jnp.asarray(shift[:dim])
@@ -103,10 +120,16 @@ def test_global_translation_leaves_value_unchanged(seed, dim, shift):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=configurations, dim=st.sampled_from([1, 2, 3]), particle=st.integers(0, 4),
-       axis=st.integers(0, 2), windings=st.integers(-3, 3))
-def test_moving_one_particle_by_box_lengths_leaves_value_unchanged(seed, dim, particle, axis,
-                                                                    windings):
+@given(
+    seed=configurations,
+    dim=st.sampled_from([1, 2, 3]),
+    particle=st.integers(0, 4),
+    axis=st.integers(0, 2),
+    windings=st.integers(-3, 3),
+)
+def test_moving_one_particle_by_box_lengths_leaves_value_unchanged(
+    seed, dim, particle, axis, windings
+):
     axis = axis % dim
     x = random_configurations(jax.random.key(seed), 1, 5, BOXES[dim])[0].reshape(5, dim)
     moved = x.at[particle, axis].add(windings * BOXES[dim][axis])

@@ -7,13 +7,18 @@ import netket as nk
 import numpy as np
 import optax
 import pytest
-from helpers import random_configurations
 
 import eqxnqs
 
 SYSTEM = eqxnqs.helium_1d(n_particles=4, density=0.3)
-HYPER = dict(layers_phi=2, layers_rho=3, features_phi=(8, 8), features_rho=(8, 8, 1),
-             cusp_exponent=5, **eqxnqs.NETKET_LAYOUT)
+HYPER = dict(
+    layers_phi=2,
+    layers_rho=3,
+    features_phi=(8, 8),
+    features_rho=(8, 8, 1),
+    cusp_exponent=5,
+    **eqxnqs.NETKET_LAYOUT,
+)
 
 
 def helium_model(seed=0):
@@ -79,8 +84,9 @@ def test_model_from_state_refuses_foreign_states():
 
 
 def _vmc_energies(vstate, driver_cls, n_iter, **driver_kwargs):
-    driver = driver_cls(SYSTEM.hamiltonian, optax.sgd(0.005), variational_state=vstate,
-                        **driver_kwargs)
+    driver = driver_cls(
+        SYSTEM.hamiltonian, optax.sgd(0.005), variational_state=vstate, **driver_kwargs
+    )
     log = nk.logging.RuntimeLog()
     driver.run(n_iter, out=log, show_progress=False)
     return np.asarray(log.data["Energy"]["Mean"])
@@ -94,8 +100,9 @@ def _vmc_energies(vstate, driver_cls, n_iter, **driver_kwargs):
 def test_vmc_run_equals_netket_flax_model(driver_cls, driver_kwargs):
     """Same seeds, same parameters: our adapter and NetKet's model give the same run."""
     model = helium_model(seed=3)
-    state_kwargs = dict(n_samples=256, n_discard_per_chain=16, seed=0, sampler_seed=4,
-                        chunk_size=128)
+    state_kwargs = dict(
+        n_samples=256, n_discard_per_chain=16, seed=0, sampler_seed=4, chunk_size=128
+    )
     vs_ours = eqxnqs.make_mcstate(sampler(), model, **state_kwargs)
     flax_model, variables = eqxnqs.to_flax(model)
     vs_flax = nk.vqs.MCState(sampler(), flax_model, variables=variables, **state_kwargs)
@@ -109,9 +116,7 @@ def test_vmc_run_equals_netket_flax_model(driver_cls, driver_kwargs):
     # The parameters after the run agree too.
     trained = eqxnqs.model_from_state(vs_ours)
     x = lattice_configurations(16)
-    np.testing.assert_allclose(
-        jax.vmap(trained)(x), vs_flax.log_value(x), rtol=1e-9
-    )
+    np.testing.assert_allclose(jax.vmap(trained)(x), vs_flax.log_value(x), rtol=1e-9)
 
 
 def test_kinetic_energy_through_the_adapter_equals_flax():
@@ -122,6 +127,7 @@ def test_kinetic_energy_through_the_adapter_equals_flax():
     apply_fun, our_variables = eqxnqs.netket_log_amplitude(model)
     local_kinetic = jax.jit(kinetic._expect_kernel, static_argnums=0)
     ours = local_kinetic(apply_fun, our_variables, x)
+
     # NetKet's kernel calls the log-amplitude on one configuration at a time,
     # which MCState allows for a Flax model by adding a batch axis.
     def flax_apply(v, xs):

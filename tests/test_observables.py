@@ -8,15 +8,17 @@ import eqxnqs
 @pytest.mark.parametrize("box", [(5.0,), (4.0, 6.0), (3.0, 3.0, 4.0)])
 def test_ideal_gas_pair_distribution_is_one(box):
     n_samples, n_particles = 4000, 6
-    samples = jax.random.uniform(jax.random.key(0), (n_samples, n_particles, len(box))) * np.array(box)
+    samples = jax.random.uniform(jax.random.key(0), (n_samples, n_particles, len(box))) * np.array(
+        box
+    )
     r, g = eqxnqs.pair_distribution(samples.reshape(n_samples, -1), box, n_bins=10)
     assert r.shape == g.shape == (10,)
     # 6e4 pair distances in 10 bins: ~6000 per bin in 1D, fewer in the innermost
     # 3D shells (~0.1% of the volume -> ~60 counts, 13% noise). Check the bins
     # with > 1000 expected counts to 10% and the mean of all to 5%.
     ideal_counts = g * 0 + n_samples * 15 * np.diff(
-        np.linspace(0, min(box) / 2, 11) ** len(box)) * (
-        {1: 2.0, 2: np.pi, 3: 4 * np.pi / 3}[len(box)]) / np.prod(box)
+        np.linspace(0, min(box) / 2, 11) ** len(box)
+    ) * ({1: 2.0, 2: np.pi, 3: 4 * np.pi / 3}[len(box)]) / np.prod(box)
     well_sampled = ideal_counts > 1000
     assert well_sampled.sum() >= 5
     np.testing.assert_allclose(g[well_sampled], 1.0, atol=0.1)

@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
+from helpers import random_configurations
 from jaxtyping import Array, Float
 
 import eqxnqs
-from helpers import random_configurations
 
 
 class SineJastrow(eqxnqs.PairwiseLogAmplitude):
@@ -110,12 +110,14 @@ def test_single_particle_sampler_gives_netkets_chain(cls):
     hilbert = eqxnqs.periodic_particles(5, model.box)
 
     def chains(sampler):
-        vs = eqxnqs.make_mcstate(sampler, model, n_samples=64, n_discard_per_chain=4,
-                                 seed=0, sampler_seed=3)
+        vs = eqxnqs.make_mcstate(
+            sampler, model, n_samples=64, n_discard_per_chain=4, seed=0, sampler_seed=3
+        )
         return vs.sample(), vs.sampler_state
 
     fast, state = chains(eqxnqs.SingleParticleMetropolis(hilbert, sigma=0.6, n_chains=8))
-    ref, _ = chains(nk.sampler.MetropolisSampler(
-        hilbert, eqxnqs.SingleParticleGaussianRule(0.6), n_chains=8))
+    ref, _ = chains(
+        nk.sampler.MetropolisSampler(hilbert, eqxnqs.SingleParticleGaussianRule(0.6), n_chains=8)
+    )
     np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-12)
     assert 0 < int(state.n_accepted) < int(state.n_steps)

@@ -16,22 +16,74 @@ import eqxnqs
 RTOL = 1e-12
 
 CASES = {
-    "1d-cusp": dict(box=(7.0,), n=5, layers_phi=2, layers_rho=3, features_phi=16,
-                    features_rho=16, cusp_exponent=5),
-    "2d-nocusp": dict(box=(3.0, 4.5), n=4, layers_phi=2, layers_rho=2, features_phi=8,
-                      features_rho=8, cusp_exponent=None),
-    "3d-cusp": dict(box=(2.0, 2.5, 3.0), n=6, layers_phi=3, layers_rho=3,
-                    features_phi=(12, 10, 6), features_rho=(7, 5, 1), cusp_exponent=3),
-    "3d-nobias": dict(box=(2.0, 2.0, 2.0), n=4, layers_phi=2, layers_rho=2, features_phi=8,
-                      features_rho=8, cusp_exponent=5, use_bias=False),
-    "2d-output-activation": dict(box=(3.0, 3.0), n=5, layers_phi=1, layers_rho=2,
-                                 features_phi=6, features_rho=4, cusp_exponent=None,
-                                 output_activation=jax.nn.tanh),
-    "1d-mean-pooling": dict(box=(5.0,), n=6, layers_phi=2, layers_rho=2, features_phi=8,
-                            features_rho=8, cusp_exponent=5, pooling=jnp.mean),
-    "3d-tanh-mean": dict(box=(2.0, 3.0, 4.0), n=3, layers_phi=2, layers_rho=3,
-                         features_phi=(5, 7), features_rho=(6, 3, 1), cusp_exponent=2,
-                         activation=jax.nn.tanh, pooling=jnp.mean),
+    "1d-cusp": dict(
+        box=(7.0,),
+        n=5,
+        layers_phi=2,
+        layers_rho=3,
+        features_phi=16,
+        features_rho=16,
+        cusp_exponent=5,
+    ),
+    "2d-nocusp": dict(
+        box=(3.0, 4.5),
+        n=4,
+        layers_phi=2,
+        layers_rho=2,
+        features_phi=8,
+        features_rho=8,
+        cusp_exponent=None,
+    ),
+    "3d-cusp": dict(
+        box=(2.0, 2.5, 3.0),
+        n=6,
+        layers_phi=3,
+        layers_rho=3,
+        features_phi=(12, 10, 6),
+        features_rho=(7, 5, 1),
+        cusp_exponent=3,
+    ),
+    "3d-nobias": dict(
+        box=(2.0, 2.0, 2.0),
+        n=4,
+        layers_phi=2,
+        layers_rho=2,
+        features_phi=8,
+        features_rho=8,
+        cusp_exponent=5,
+        use_bias=False,
+    ),
+    "2d-output-activation": dict(
+        box=(3.0, 3.0),
+        n=5,
+        layers_phi=1,
+        layers_rho=2,
+        features_phi=6,
+        features_rho=4,
+        cusp_exponent=None,
+        output_activation=jax.nn.tanh,
+    ),
+    "1d-mean-pooling": dict(
+        box=(5.0,),
+        n=6,
+        layers_phi=2,
+        layers_rho=2,
+        features_phi=8,
+        features_rho=8,
+        cusp_exponent=5,
+        pooling=jnp.mean,
+    ),
+    "3d-tanh-mean": dict(
+        box=(2.0, 3.0, 4.0),
+        n=3,
+        layers_phi=2,
+        layers_rho=3,
+        features_phi=(5, 7),
+        features_rho=(6, 3, 1),
+        cusp_exponent=2,
+        activation=jax.nn.tanh,
+        pooling=jnp.mean,
+    ),
 }
 
 
@@ -95,8 +147,10 @@ def test_round_trip_to_flax_is_exact(pair):
         np.testing.assert_array_equal(a, b)
     back_variables["params"]["cusp"] = back_variables["params"].get("cusp", jnp.ones(1))
     np.testing.assert_allclose(
-        jax.jit(back_model.apply)(back_variables, x), eqx.filter_jit(jax.vmap(ours))(x),
-        rtol=RTOL, atol=0,
+        jax.jit(back_model.apply)(back_variables, x),
+        eqx.filter_jit(jax.vmap(ours))(x),
+        rtol=RTOL,
+        atol=0,
     )
 
 
@@ -107,13 +161,27 @@ def test_netket_builds_an_extra_rho_readout_layer():
     rho = params["deepset"]["DeepSetMLP_0"]["ds_rho"]
     assert sorted(rho) == ["Dense_0", "Dense_1", "Dense_2", "Dense_3"]
     assert rho["Dense_3"]["kernel"].shape == (1, 1)
-    ours = eqxnqs.DeepSetRelDistance((7.0,), 5, layers_phi=2, layers_rho=3, features_phi=16,
-                                     features_rho=16, **eqxnqs.NETKET_LAYOUT,
-                                     key=jax.random.key(0))
+    ours = eqxnqs.DeepSetRelDistance(
+        (7.0,),
+        5,
+        layers_phi=2,
+        layers_rho=3,
+        features_phi=16,
+        features_rho=16,
+        **eqxnqs.NETKET_LAYOUT,
+        key=jax.random.key(0),
+    )
     assert ours.rho.widths == (16, 16, 1, 1)
     assert (ours.layers_rho, ours.features_rho) == (3, (16, 16, 1))
-    linear = eqxnqs.DeepSetRelDistance((7.0,), 5, layers_phi=2, layers_rho=3, features_phi=16,
-                                       features_rho=16, key=jax.random.key(0))
+    linear = eqxnqs.DeepSetRelDistance(
+        (7.0,),
+        5,
+        layers_phi=2,
+        layers_rho=3,
+        features_phi=16,
+        features_rho=16,
+        key=jax.random.key(0),
+    )
     assert linear.rho.widths == (16, 16, 1)
     assert (linear.layers_rho, linear.features_rho) == (3, (16, 16, 1))
     with pytest.raises(ValueError, match="rho_readout='netket', positive_cusp=False"):
@@ -122,8 +190,16 @@ def test_netket_builds_an_extra_rho_readout_layer():
 
 def test_initialisation_has_netket_distribution():
     """Seeded lecun-normal kernels: same per-layer variance as Flax (in = fan-in)."""
-    model = eqxnqs.DeepSetRelDistance((5.0,), 3, layers_phi=1, layers_rho=1, features_phi=400,
-                                      features_rho=1, cusp_exponent=5, key=jax.random.key(1))
+    model = eqxnqs.DeepSetRelDistance(
+        (5.0,),
+        3,
+        layers_phi=1,
+        layers_rho=1,
+        features_phi=400,
+        features_rho=1,
+        cusp_exponent=5,
+        key=jax.random.key(1),
+    )
     weight = model.rho.layers[0].weight  # (1, 400), fan-in 400
     # Truncated normal with std 1/sqrt(fan_in); 400 draws: std error ~ 3.5%.
     assert abs(float(jnp.std(weight)) * np.sqrt(400) - 1.0) < 0.15
@@ -139,8 +215,9 @@ def test_deepset_mlp_matches_netket(features_phi, features_rho):
     x = jax.random.normal(jax.random.key(0), (16, 7, 3))
     flax_model = nk.models.DeepSetMLP(features_phi=features_phi, features_rho=features_rho)
     variables = flax_model.init(jax.random.key(1), x)
-    ours = eqxnqs.DeepSetMLP(3, features_phi=features_phi, features_rho=features_rho,
-                             key=jax.random.key(2))
+    ours = eqxnqs.DeepSetMLP(
+        3, features_phi=features_phi, features_rho=features_rho, key=jax.random.key(2)
+    )
     # Load NetKet's parameters: its tree is {"DeepSetMLP_0": {"ds_phi": ..., "ds_rho": ...}}.
     tree = variables["params"]["DeepSetMLP_0"]
     from eqxnqs._netket._flax_convert import _load_dense

@@ -13,13 +13,17 @@ SCRIPT = pathlib.Path(__file__).with_name("sharded_run.py")
 
 
 def _run(sharded: bool) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("NETKET_EXPERIMENTAL_SHARDING", "XLA_FLAGS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NETKET_EXPERIMENTAL_SHARDING", "XLA_FLAGS")
+    }
     if sharded:
         env["NETKET_EXPERIMENTAL_SHARDING"] = "1"
         env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-    done = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -13,30 +13,35 @@ HILBERT = eqxnqs.periodic_particles(5, BOX)
 
 
 def _model(**overrides):
-    hyper = dict(layers_phi=2, layers_rho=2, features_phi=(6, 5), features_rho=(4, 1),
-                 cusp_exponent=5)
+    hyper = dict(
+        layers_phi=2, layers_rho=2, features_phi=(6, 5), features_rho=(4, 1), cusp_exponent=5
+    )
     hyper.update(overrides)
     return eqxnqs.DeepSetRelDistance.from_hilbert(HILBERT, **hyper, key=jax.random.key(0))
 
 
 def _chains(sampler, model, n_samples=96):
-    vs = eqxnqs.make_mcstate(sampler, model, n_samples=n_samples, n_discard_per_chain=8,
-                             seed=0, sampler_seed=3)
+    vs = eqxnqs.make_mcstate(
+        sampler, model, n_samples=n_samples, n_discard_per_chain=8, seed=0, sampler_seed=3
+    )
     return vs, vs.sample()
 
 
 @pytest.mark.parametrize(
     "overrides, target",
     [({}, None), ({"pooling": "mean", "cusp_exponent": None, "input_scale": 25.0}, 0.5)],
-    ids=["sum+cusp", "mean+input-scale+adaptive"])
+    ids=["sum+cusp", "mean+input-scale+adaptive"],
+)
 def test_same_chain_as_netkets_sampler_with_the_same_rule(overrides, target):
     """O(N) updates change nothing but the cost: identical samples, same seeds."""
     model = _model(**overrides)
     fast_vs, fast = _chains(
-        eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.4, target_acceptance=target,
-                                        n_chains=8), model)
+        eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.4, target_acceptance=target, n_chains=8),
+        model,
+    )
     reference = nk.sampler.MetropolisSampler(
-        HILBERT, eqxnqs.SingleParticleGaussianRule(0.4, target_acceptance=target), n_chains=8)
+        HILBERT, eqxnqs.SingleParticleGaussianRule(0.4, target_acceptance=target), n_chains=8
+    )
     ref_vs, ref = _chains(reference, model)
     # A flipped accept/reject would move a sample by O(sigma); rounding of
     # the O(N) update (~1e-15) cannot, unless a uniform draw lands within
@@ -47,8 +52,9 @@ def test_same_chain_as_netkets_sampler_with_the_same_rule(overrides, target):
     assert 0 < int(state.n_accepted) < int(state.n_steps)
     np.testing.assert_allclose(fast_vs.sampler_state.acceptance, ref_vs.sampler_state.acceptance)
     # The log-probabilities carried along equal 2 Re log psi of the samples.
-    np.testing.assert_allclose(fast_vs.sampler_state.log_prob,
-                               2 * fast_vs.log_value(fast_vs.sampler_state.σ), rtol=1e-12)
+    np.testing.assert_allclose(
+        fast_vs.sampler_state.log_prob, 2 * fast_vs.log_value(fast_vs.sampler_state.σ), rtol=1e-12
+    )
     if target is not None:
         # Later samplings use the adapted width, on both paths alike.
         for _ in range(2):
@@ -94,16 +100,23 @@ def _sin2_state(sampler, a, n_samples=8192):
     def log_psi(params, x):
         return -params["params"]["a"] * jnp.sum(jnp.sin(jnp.pi * x / box) ** 2, axis=-1)
 
-    return nk.vqs.MCState(sampler, apply_fun=log_psi, variables={"params": {"a": jnp.asarray(a)}},
-                          n_samples=n_samples, n_discard_per_chain=64, seed=0, sampler_seed=1)
+    return nk.vqs.MCState(
+        sampler,
+        apply_fun=log_psi,
+        variables={"params": {"a": jnp.asarray(a)}},
+        n_samples=n_samples,
+        n_discard_per_chain=64,
+        seed=0,
+        sampler_seed=1,
+    )
 
 
-@pytest.mark.parametrize("rule", [eqxnqs.SingleParticleGaussianRule,
-                                  eqxnqs.LatticeStartGaussianRule])
+@pytest.mark.parametrize(
+    "rule", [eqxnqs.SingleParticleGaussianRule, eqxnqs.LatticeStartGaussianRule]
+)
 def test_adaptive_width_reaches_the_target_acceptance(rule):
     """From a width 30x too small, the acceptance reaches 0.5 and stays there."""
-    sampler = nk.sampler.MetropolisSampler(HILBERT, rule(0.02, target_acceptance=0.5),
-                                           n_chains=32)
+    sampler = nk.sampler.MetropolisSampler(HILBERT, rule(0.02, target_acceptance=0.5), n_chains=32)
     vs = _sin2_state(sampler, a=6.0, n_samples=1024)
     widths, acceptances = [], []
     for _ in range(20):
@@ -119,8 +132,7 @@ def test_adaptive_width_reaches_the_target_acceptance(rule):
 
 
 def test_adaptive_width_of_a_flat_state_stops_at_half_the_box():
-    sampler = eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.3, target_acceptance=0.5,
-                                              n_chains=8)
+    sampler = eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.3, target_acceptance=0.5, n_chains=8)
     vs = _sin2_state(sampler, a=0.0, n_samples=64)
     for _ in range(12):
         vs.sample()
@@ -131,8 +143,9 @@ def test_adaptive_width_of_a_flat_state_stops_at_half_the_box():
 def test_adapted_sampler_samples_the_right_distribution():
     """After adaptation the chain still samples |psi|^2 (the width is fixed within a sampling)."""
     a = 0.7
-    sampler = eqxnqs.SingleParticleMetropolis(HILBERT, sigma=0.05, target_acceptance=0.5,
-                                              n_chains=32)
+    sampler = eqxnqs.SingleParticleMetropolis(
+        HILBERT, sigma=0.05, target_acceptance=0.5, n_chains=32
+    )
     vs = _sin2_state(sampler, a=a)
     for _ in range(6):
         vs.sample()
@@ -149,6 +162,7 @@ def test_invalid_arguments():
         with pytest.raises(ValueError, match="target_acceptance must be None or in"):
             eqxnqs.LatticeStartGaussianRule(0.3, target_acceptance=target)
     open_box = nk.experimental.hilbert.Particle(
-        N=3, geometry=nk.experimental.geometry.FreeSpace(d=1))
+        N=3, geometry=nk.experimental.geometry.FreeSpace(d=1)
+    )
     with pytest.raises(ValueError, match="periodic"):
         eqxnqs.SingleParticleMetropolis(open_box, sigma=0.3)

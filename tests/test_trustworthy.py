@@ -13,12 +13,11 @@ import pytest
 from helpers import random_configurations
 
 import eqxnqs
-from eqxnqs._workflow._trust import assess_run, plateau
 from eqxnqs._netket._vmc_sr import fisher_norm
+from eqxnqs._workflow._trust import assess_run, plateau
 
 HELIUM = eqxnqs.helium_1d(n_particles=4, density=0.3)
-HYPER = dict(layers_phi=2, layers_rho=2, features_phi=(8, 8), features_rho=(8, 1),
-             cusp_exponent=5)
+HYPER = dict(layers_phi=2, layers_rho=2, features_phi=(8, 8), features_rho=(8, 1), cusp_exponent=5)
 
 
 def _model(**overrides):
@@ -29,18 +28,21 @@ def _model(**overrides):
 
 def _vstate(model, seed=0):
     sampler = eqxnqs.SingleParticleMetropolis(HELIUM.hilbert, sigma=0.3, n_chains=16)
-    return eqxnqs.make_mcstate(sampler, model, n_samples=256, n_discard_per_chain=8,
-                               seed=seed, sampler_seed=seed + 1)
+    return eqxnqs.make_mcstate(
+        sampler, model, n_samples=256, n_discard_per_chain=8, seed=seed, sampler_seed=seed + 1
+    )
 
 
 # --- clipping in the gradient only -------------------------------------------
+
 
 def test_clip_local_energies_by_median_and_mean_absolute_deviation():
     values = jnp.array([1.0, 2.0, 3.0, 4.0, 1000.0])
     median, deviation = 3.0, np.mean(np.abs(np.array([1, 2, 3, 4, 1000.0]) - 3.0))
     clipped = eqxnqs.clip_local_energies(values, 0.5)
-    np.testing.assert_allclose(clipped, np.clip(values, median - 0.5 * deviation,
-                                                median + 0.5 * deviation), rtol=1e-15)
+    np.testing.assert_allclose(
+        clipped, np.clip(values, median - 0.5 * deviation, median + 0.5 * deviation), rtol=1e-15
+    )
     assert clipped[-1] < 1000.0 and clipped[0] == 1.0
     # Non-finite values become the median of the finite ones, then everything is clipped.
     with_inf = eqxnqs.clip_local_energies(jnp.array([1.0, 2.0, 3.0, -jnp.inf, jnp.nan]), 10.0)
@@ -56,12 +58,19 @@ def _run(driver_factory, n_iter=3):
 
 def test_unclipped_driver_retraces_netkets_vmc_sr():
     def ours(vs):
-        return eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.001), diag_shift=0.01,
-                             variational_state=vs, clip_local_energy=None, max_norm=None)
+        return eqxnqs.VMC_SR(
+            HELIUM.hamiltonian,
+            optax.sgd(0.001),
+            diag_shift=0.01,
+            variational_state=vs,
+            clip_local_energy=None,
+            max_norm=None,
+        )
 
     def netkets(vs):
-        return nk.driver.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.001), diag_shift=0.01,
-                                variational_state=vs)
+        return nk.driver.VMC_SR(
+            HELIUM.hamiltonian, optax.sgd(0.001), diag_shift=0.01, variational_state=vs
+        )
 
     (a, ea), (b, eb) = _run(ours), _run(netkets)
     assert np.all(np.isfinite(ea))
@@ -72,23 +81,41 @@ def test_unclipped_driver_retraces_netkets_vmc_sr():
 
 def test_clipping_changes_the_update_but_never_the_reported_energy():
     vs = _vstate(_model())
-    clipped = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                            variational_state=vs, clip_local_energy=1.0, max_norm=None)
+    clipped = eqxnqs.VMC_SR(
+        HELIUM.hamiltonian,
+        optax.sgd(0.01),
+        diag_shift=0.01,
+        variational_state=vs,
+        clip_local_energy=1.0,
+        max_norm=None,
+    )
     loss, update = clipped.compute_loss_and_update()
     raw = np.asarray(vs.local_estimators(HELIUM.hamiltonian).data)
     assert float(np.real(loss.mean)) == pytest.approx(np.mean(raw), rel=1e-12)
     assert float(loss.variance) == pytest.approx(np.var(raw), rel=1e-10)
-    plain = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                          variational_state=vs, clip_local_energy=None, max_norm=None)
+    plain = eqxnqs.VMC_SR(
+        HELIUM.hamiltonian,
+        optax.sgd(0.01),
+        diag_shift=0.01,
+        variational_state=vs,
+        clip_local_energy=None,
+        max_norm=None,
+    )
     _, unclipped_update = plain.compute_loss_and_update()
-    difference = max(float(jnp.max(jnp.abs(u - v))) for u, v in
-                     zip(jax.tree.leaves(update), jax.tree.leaves(unclipped_update)))
+    difference = max(
+        float(jnp.max(jnp.abs(u - v)))
+        for u, v in zip(jax.tree.leaves(update), jax.tree.leaves(unclipped_update))
+    )
     assert difference > 1e-6  # width 1 clips this spread of local energies
 
 
 def test_clipping_driver_logs_non_finite_local_energies():
-    driver, energies = _run(lambda vs: eqxnqs.VMC_SR(
-        HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01, variational_state=vs), n_iter=2)
+    driver, energies = _run(
+        lambda vs: eqxnqs.VMC_SR(
+            HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01, variational_state=vs
+        ),
+        n_iter=2,
+    )
     assert np.all(np.isfinite(energies))
     log = nk.logging.RuntimeLog()
     driver.run(1, out=log, show_progress=False)
@@ -100,14 +127,20 @@ def test_clipping_driver_logs_non_finite_local_energies():
 @pytest.mark.parametrize("value", [0.0, -1.0, float("nan"), float("inf")])
 def test_clip_width_and_max_norm_are_validated(name, value):
     with pytest.raises(ValueError, match=f"{name} must be a positive number"):
-        eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                      variational_state=_vstate(_model()), **{name: value})
+        eqxnqs.VMC_SR(
+            HELIUM.hamiltonian,
+            optax.sgd(0.01),
+            diag_shift=0.01,
+            variational_state=_vstate(_model()),
+            **{name: value},
+        )
 
 
 def test_trust_region_bounds_the_change_of_log_psi():
     vs = _vstate(_model())
-    free = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                         variational_state=vs, max_norm=None)
+    free = eqxnqs.VMC_SR(
+        HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01, variational_state=vs, max_norm=None
+    )
     _, update = free.compute_loss_and_update()
     samples = vs.samples
     norm = float(fisher_norm(vs._apply_fun, vs.parameters, vs.model_state, samples, update))
@@ -121,20 +154,31 @@ def test_trust_region_bounds_the_change_of_log_psi():
 
     change = (log_psi_at(step) - log_psi_at(-step)) / (2 * step)  # central difference
     assert norm == pytest.approx(float(jnp.std(change)), rel=1e-5)
-    bounded = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                            variational_state=vs, max_norm=norm / 4)
+    bounded = eqxnqs.VMC_SR(
+        HELIUM.hamiltonian,
+        optax.sgd(0.01),
+        diag_shift=0.01,
+        variational_state=vs,
+        max_norm=norm / 4,
+    )
     _, scaled = bounded.compute_loss_and_update()
     for u, v in zip(jax.tree.leaves(scaled), jax.tree.leaves(update)):
         np.testing.assert_allclose(u, v / 4, rtol=1e-10, atol=1e-300)
     assert float(bounded._update_norm) == pytest.approx(norm, rel=1e-10)
-    loose = eqxnqs.VMC_SR(HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01,
-                          variational_state=vs, max_norm=norm * 4)
+    loose = eqxnqs.VMC_SR(
+        HELIUM.hamiltonian,
+        optax.sgd(0.01),
+        diag_shift=0.01,
+        variational_state=vs,
+        max_norm=norm * 4,
+    )
     _, same = loose.compute_loss_and_update()
     for u, v in zip(jax.tree.leaves(same), jax.tree.leaves(update)):
         np.testing.assert_allclose(u, v, rtol=1e-12)
 
 
 # --- chain starts --------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n, box", [(10, (11.2,)), (8, (4.0, 5.0)), (5, (3.0, 3.0, 3.0))])
 def test_lattice_start_keeps_particles_half_a_spacing_apart(n, box):
@@ -146,7 +190,8 @@ def test_lattice_start_keeps_particles_half_a_spacing_apart(n, box):
     n_side = math.ceil(n ** (1 / len(box)) - 1e-9)
     spacing = np.asarray(box) / n_side
     distances = jax.vmap(eqxnqs.minimum_image_distances, in_axes=(0, None))(
-        jnp.asarray(positions), jnp.asarray(box))
+        jnp.asarray(positions), jnp.asarray(box)
+    )
     assert float(jnp.min(distances)) >= 0.5 * float(np.min(spacing)) - 1e-12
     # Random: the configurations differ from one another.
     assert np.unique(np.round(positions[:, 0, 0], 6)).size > 100
@@ -155,12 +200,13 @@ def test_lattice_start_keeps_particles_half_a_spacing_apart(n, box):
 def test_samplers_start_on_the_lattice_or_uniformly():
     model = _model()
     lattice = eqxnqs.make_mcstate(
-        eqxnqs.SingleParticleMetropolis(HELIUM.hilbert, sigma=0.3, n_chains=64), model,
-        n_samples=64)
+        eqxnqs.SingleParticleMetropolis(HELIUM.hilbert, sigma=0.3, n_chains=64), model, n_samples=64
+    )
     box = HELIUM.box[0]
     start = np.asarray(lattice.sampler_state.σ).reshape(64, 4, 1)
     gaps = jax.vmap(eqxnqs.minimum_image_distances, in_axes=(0, None))(
-        jnp.asarray(start), jnp.asarray([box]))
+        jnp.asarray(start), jnp.asarray([box])
+    )
     assert float(jnp.min(gaps)) >= box / 8 - 1e-12
     uniform_rule = eqxnqs.LatticeStartGaussianRule(0.1, start="uniform")
     uniform = nk.sampler.MetropolisSampler(HELIUM.hilbert, uniform_rule, n_chains=64)
@@ -176,6 +222,7 @@ def test_samplers_start_on_the_lattice_or_uniformly():
 
 
 # --- rho's readout ---------------------------------------------------------------
+
 
 def test_linear_readout_is_a_plain_mlp_on_the_pooled_features():
     model = _model()
@@ -228,8 +275,9 @@ def test_input_scale_scales_the_deepset_input_and_is_saved(tmp_path):
             _model(input_scale=bad)
     scaled = _model(input_scale=30.0, cusp_exponent=None, readout_init=None)
     unscaled = _model(input_scale=1.0, cusp_exponent=None, readout_init=None)  # same parameters
-    folded = eqx.tree_at(lambda m: m.phi.layers[0].weight, unscaled,
-                         30.0 * unscaled.phi.layers[0].weight)
+    folded = eqx.tree_at(
+        lambda m: m.phi.layers[0].weight, unscaled, 30.0 * unscaled.phi.layers[0].weight
+    )
     x = random_configurations(jax.random.key(3), 1, scaled.n_particles, scaled.box)[0]
     assert float(scaled(x)) == pytest.approx(float(folded(x)), rel=1e-12)
     assert float(scaled(x)) != pytest.approx(float(unscaled(x)), rel=1e-6)
@@ -241,6 +289,7 @@ def test_input_scale_scales_the_deepset_input_and_is_saved(tmp_path):
 
 
 # --- Calogero-Sutherland ---------------------------------------------------------
+
 
 def _local_energies(hamiltonian, log_psi, beta, x):
     kernel = jax.jit(hamiltonian._expect_kernel, static_argnums=0)
@@ -259,8 +308,9 @@ def test_calogero_sutherland_ground_state_has_zero_variance(n, length, beta):
 
     x = random_configurations(jax.random.key(0), 64, n, (length,))
     exact = eqxnqs.calogero_sutherland_energy(n, length, beta)
-    np.testing.assert_allclose(_local_energies(system.hamiltonian, log_psi, beta, x), exact,
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        _local_energies(system.hamiltonian, log_psi, beta, x), exact, rtol=1e-9
+    )
     assert system.reference_energy_per_particle == pytest.approx(exact / n, rel=1e-15)
     # Another exponent is not an eigenstate: its local energy varies.
     wrong = _local_energies(system.hamiltonian, log_psi, beta + 0.3, x)
@@ -272,15 +322,21 @@ def test_calogero_sutherland_validation_and_energy_formula():
     n, length = 5, 4.0
     momenta = 2 * np.pi * np.arange(-(n // 2), n // 2 + 1) / length
     assert eqxnqs.calogero_sutherland_energy(n, length, 1.0) == pytest.approx(
-        np.sum(momenta**2) / 2, rel=1e-14)
+        np.sum(momenta**2) / 2, rel=1e-14
+    )
     with pytest.raises(ValueError, match="beta must be a finite number >= 1"):
         eqxnqs.calogero_sutherland(4, 5.0, beta=0.5)
 
 
 # --- the checks on a run ----------------------------------------------------------
 
-GOOD = {"mean": 5.32, "error": 0.01, "variance": 20.0, "r_hat": 1.01,
-        "non_finite_local_energies": 0}
+GOOD = {
+    "mean": 5.32,
+    "error": 0.01,
+    "variance": 20.0,
+    "r_hat": 1.01,
+    "non_finite_local_energies": 0,
+}
 FLAT = 5.32 + 0.01 * np.sin(np.arange(100))
 
 
@@ -290,15 +346,18 @@ def test_a_good_run_passes_every_check():
     assert diagnostics["reference_gap"] == pytest.approx(0.01 / 5.31)
 
 
-@pytest.mark.parametrize("change, trace, reference, message", [
-    ({"r_hat": 1.2}, FLAT, None, "R-hat = 1.200 > 1.05"),
-    ({"non_finite_local_energies": 3}, FLAT, None, "3 local energies were not finite"),
-    ({}, np.linspace(7.0, 5.32, 100), None, "has not plateaued"),
-    ({"variance": 1e5}, FLAT, None, "varies a lot"),
-    ({}, FLAT, 5.5, "below the reference"),
-    ({"mean": 6.55}, FLAT, 5.31, "23.35 % above the reference"),
-    ({"mean": float("nan")}, FLAT, None, "not finite"),
-])
+@pytest.mark.parametrize(
+    "change, trace, reference, message",
+    [
+        ({"r_hat": 1.2}, FLAT, None, "R-hat = 1.200 > 1.05"),
+        ({"non_finite_local_energies": 3}, FLAT, None, "3 local energies were not finite"),
+        ({}, np.linspace(7.0, 5.32, 100), None, "has not plateaued"),
+        ({"variance": 1e5}, FLAT, None, "varies a lot"),
+        ({}, FLAT, 5.5, "below the reference"),
+        ({"mean": 6.55}, FLAT, 5.31, "23.35 % above the reference"),
+        ({"mean": float("nan")}, FLAT, None, "not finite"),
+    ],
+)
 def test_each_failed_check_is_a_warning(change, trace, reference, message):
     diagnostics, warnings = assess_run({**GOOD, **change}, 10, trace, 0, reference)
     assert any(message in w for w in warnings), warnings
@@ -345,7 +404,12 @@ def test_a_0_1_config_file_reads_with_the_settings_it_ran_with(tmp_path):
         data.pop(name)
     (tmp_path / "config.json").write_text(json.dumps(data))
     config = eqxnqs.RunConfig.from_json_file(tmp_path / "config.json")
-    assert (config.rho_readout, config.positive_cusp, config.zero_readout, config.chain_start,
-            config.clip_local_energy, config.max_norm) == (
-        "netket", False, False, "uniform", None, None)
+    assert (
+        config.rho_readout,
+        config.positive_cusp,
+        config.zero_readout,
+        config.chain_start,
+        config.clip_local_energy,
+        config.max_norm,
+    ) == ("netket", False, False, "uniform", None, None)
     assert "rho_readout" in eqxnqs.RunConfig().differences(config)

@@ -101,7 +101,9 @@ def test_batch_with_wrong_last_axis(small_model):
 def test_loading_mismatched_flax_parameters(small_model):
     params = eqxnqs.flax_params(small_model)
     params["deepset"]["DeepSetMLP_0"]["ds_phi"]["Dense_0"]["kernel"] = jnp.zeros((3, 8))
-    with pytest.raises(ValueError, match=r"ds_phi/Dense_0/kernel must have shape \(2, 8\); got \(3, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"ds_phi/Dense_0/kernel must have shape \(2, 8\); got \(3, 8\)"
+    ):
         eqxnqs.load_flax_params(small_model, params)
     params = eqxnqs.flax_params(small_model)
     del params["deepset"]["DeepSetMLP_0"]["ds_rho"]["Dense_3"]
@@ -128,8 +130,7 @@ def test_run_config_resolves_the_cusp_per_system_as_the_command_line_does():
     for system, exponent in (("helium", 5), ("gaussian", None), ("calogero-sutherland", 1)):
         assert eqxnqs.RunConfig(system=system).cusp_exponent == exponent
         argv = ["run", system, "--out", "x"]
-        assert config_from_args(_parser().parse_args(argv), argv) == eqxnqs.RunConfig(
-            system=system)
+        assert config_from_args(_parser().parse_args(argv), argv) == eqxnqs.RunConfig(system=system)
     assert eqxnqs.RunConfig(system="gaussian", cusp_exponent=3).cusp_exponent == 3
     with pytest.raises(eqxnqs.ConfigError, match="cusp_exponent must be a positive integer"):
         eqxnqs.RunConfig(cusp_exponent="five")
@@ -166,9 +167,17 @@ def test_run_config_speaks_python_and_resolves_once():
 def test_only_process_zero_writes_a_run(tmp_path, monkeypatch):
     """In a multi-process run every process computes, and process 0 alone writes files."""
     monkeypatch.setattr(jax, "process_index", lambda *args: 1)
-    config = eqxnqs.RunConfig(n_particles=3, features_phi=(4,), features_rho=(4,), n_chains=4,
-                              n_samples=16, n_discard_per_chain=2, final_samples=16, n_iter=2,
-                              checkpoint_every=1)
+    config = eqxnqs.RunConfig(
+        n_particles=3,
+        features_phi=(4,),
+        features_rho=(4,),
+        n_chains=4,
+        n_samples=16,
+        n_discard_per_chain=2,
+        final_samples=16,
+        n_iter=2,
+        checkpoint_every=1,
+    )
     results = eqxnqs.run_vmc(config, tmp_path / "run", show_progress=False)
     assert results["iterations"] == 2
     assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())

@@ -5,63 +5,105 @@ import jax as _jax
 # Physics here is computed in float64, as in NetKet (which also enables it).
 _jax.config.update("jax_enable_x64", True)
 
-from ._workflow._checkpoint import RunDivergedError as RunDivergedError
-from ._models._deepset import DeepSetMLP as DeepSetMLP
 from ._geometry import (
     minimum_image_distances as minimum_image_distances,
+)
+from ._geometry import (
     periodic_particles as periodic_particles,
+)
+from ._geometry import (
     sine_pair_displacements as sine_pair_displacements,
+)
+from ._models._deepset import DeepSetMLP as DeepSetMLP
+from ._models._mlp import MLP as MLP
+from ._models._pairwise import PairwiseLogAmplitude as PairwiseLogAmplitude
+from ._models._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT
+from ._models._rel_distance import DeepSetRelDistance as DeepSetRelDistance
+from ._netket._adapter import (
+    make_mcstate as make_mcstate,
+)
+from ._netket._adapter import (
+    model_from_state as model_from_state,
+)
+from ._netket._adapter import (
+    netket_log_amplitude as netket_log_amplitude,
 )
 from ._netket._flax_convert import (
     flax_params as flax_params,
+)
+from ._netket._flax_convert import (
     from_flax as from_flax,
+)
+from ._netket._flax_convert import (
     load_flax_params as load_flax_params,
+)
+from ._netket._flax_convert import (
     to_flax as to_flax,
 )
 from ._netket._kinetic import KineticEnergy as KineticEnergy
 from ._netket._log_amplitude import LogAmplitude as LogAmplitude
-from ._models._mlp import MLP as MLP
-from ._netket._adapter import (
-    make_mcstate as make_mcstate,
-    model_from_state as model_from_state,
-    netket_log_amplitude as netket_log_amplitude,
+from ._netket._single_particle_sampler import (
+    LatticeStartGaussianRule as LatticeStartGaussianRule,
 )
-from ._models._pairwise import PairwiseLogAmplitude as PairwiseLogAmplitude
+from ._netket._single_particle_sampler import (
+    SingleParticleGaussianRule as SingleParticleGaussianRule,
+)
+from ._netket._single_particle_sampler import (
+    SingleParticleMetropolis as SingleParticleMetropolis,
+)
+from ._netket._single_particle_sampler import (
+    lattice_configurations as lattice_configurations,
+)
+from ._netket._vmc_sr import VMC_SR as VMC_SR
+from ._netket._vmc_sr import clip_local_energies as clip_local_energies
 from ._observables._pair_distribution import pair_distribution as pair_distribution
+from ._systems._hamiltonians import (
+    System as System,
+)
+from ._systems._hamiltonians import (
+    calogero_sutherland as calogero_sutherland,
+)
+from ._systems._hamiltonians import (
+    calogero_sutherland_energy as calogero_sutherland_energy,
+)
+from ._systems._hamiltonians import (
+    gaussian_bosons as gaussian_bosons,
+)
+from ._systems._hamiltonians import (
+    helium_1d as helium_1d,
+)
+from ._systems._hamiltonians import (
+    pair_potential as pair_potential,
+)
 from ._systems._potentials import (
     AZIZ_EPSILON as AZIZ_EPSILON,
+)
+from ._systems._potentials import (
     KELVIN_PER_UNIT as KELVIN_PER_UNIT,
+)
+from ._systems._potentials import (
     R_M_ANGSTROM as R_M_ANGSTROM,
+)
+from ._systems._potentials import (
     aziz_hfdhe2 as aziz_hfdhe2,
+)
+from ._systems._potentials import (
     gaussian_pair as gaussian_pair,
 )
-from ._models._rel_distance import DeepSetRelDistance as DeepSetRelDistance
-from ._models._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT
+from ._workflow._checkpoint import RunDivergedError as RunDivergedError
 from ._workflow._run_config import ConfigError as ConfigError
 from ._workflow._run_config import RunConfig as RunConfig
 from ._workflow._serialization import (
     hyperparameters as hyperparameters,
+)
+from ._workflow._serialization import (
     load as load,
+)
+from ._workflow._serialization import (
     save as save,
 )
-from ._netket._single_particle_sampler import (
-    LatticeStartGaussianRule as LatticeStartGaussianRule,
-    SingleParticleGaussianRule as SingleParticleGaussianRule,
-    lattice_configurations as lattice_configurations,
-    SingleParticleMetropolis as SingleParticleMetropolis,
-)
-from ._systems._hamiltonians import (
-    System as System,
-    calogero_sutherland as calogero_sutherland,
-    calogero_sutherland_energy as calogero_sutherland_energy,
-    gaussian_bosons as gaussian_bosons,
-    helium_1d as helium_1d,
-    pair_potential as pair_potential,
-)
-from ._workflow._vmc_run import energy_per_particle as energy_per_particle
 from ._workflow._vmc_run import RunFolderError as RunFolderError
+from ._workflow._vmc_run import energy_per_particle as energy_per_particle
 from ._workflow._vmc_run import run_vmc as run_vmc
-from ._netket._vmc_sr import VMC_SR as VMC_SR
-from ._netket._vmc_sr import clip_local_energies as clip_local_energies
 
 __version__ = "0.1.0"

@@ -41,7 +41,9 @@ def pair_indices(n_particles: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(n_particles, 1)
 
 
-def sine_displacement(u: Float[Array, "... dim"], box: Float[Array, " dim"]) -> Float[Array, "... dim"]:
+def sine_displacement(
+    u: Float[Array, "... dim"], box: Float[Array, " dim"]
+) -> Float[Array, "... dim"]:
     """``(L/2) sin(pi u / L)`` per axis: the smooth periodic stand-in for a displacement ``u``.
 
     Periodic in ``u`` with period ``L``, odd, and equal to ``u`` to first order

@@ -6,10 +6,10 @@ import jax.numpy as jnp
 from jax.nn.initializers import lecun_normal, zeros
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._typing import Initializer, RealArray, typechecked
 from ._features import _check_widths
 from ._mlp import MLP
 from ._pooling import resolve_pooling
-from .._typing import Initializer, RealArray, typechecked
 
 
 def apply_deepset(

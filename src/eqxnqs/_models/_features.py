@@ -6,9 +6,7 @@ from collections.abc import Sequence
 def _check_widths(widths: tuple[int, ...], name: str) -> tuple[int, ...]:
     for width in widths:
         if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(
-                f"{name} must hold positive integers; got {tuple(widths)!r}."
-            )
+            raise ValueError(f"{name} must hold positive integers; got {tuple(widths)!r}.")
     return widths
 
 

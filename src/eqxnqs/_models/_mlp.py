@@ -52,9 +52,7 @@ class MLP(eqx.Module):
             jax.random.split(key, len(widths)), sizes[:-1], sizes[1:]
         ):
             kernel_key, bias_key = jax.random.split(layer_key)
-            linear = eqx.nn.Linear(
-                n_in, n_out, use_bias=use_bias, dtype=dtype, key=kernel_key
-            )
+            linear = eqx.nn.Linear(n_in, n_out, use_bias=use_bias, dtype=dtype, key=kernel_key)
             kernel = kernel_init(kernel_key, (n_in, n_out), dtype)
             linear = eqx.tree_at(lambda layer: layer.weight, linear, kernel.T)
             if use_bias:

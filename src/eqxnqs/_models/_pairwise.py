@@ -228,8 +228,9 @@ def pairwise_grad_and_hessian_diagonal(model: PairwiseLogAmplitude, x: Float[Arr
         return model.readout(unravel(s))
 
     readout_grad = jnp.split(jax.grad(readout)(pair_sum), sizes)
-    readout_hessian = [jnp.split(row, sizes, axis=1)
-                       for row in jnp.split(jax.hessian(readout)(pair_sum), sizes)]
+    readout_hessian = [
+        jnp.split(row, sizes, axis=1) for row in jnp.split(jax.hessian(readout)(pair_sum), sizes)
+    ]
     ds = [_per_particle(leaf, shifts, weights, -1.0) for leaf in first]  # (N, D, m) each
     grad = sum(d @ g for d, g in zip(ds, readout_grad))
     hessian_diagonal = sum(

@@ -7,14 +7,13 @@ import jax.numpy as jnp
 from jax.nn.initializers import lecun_normal, ones, zeros
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._geometry import box_from_hilbert, check_box, sine_displacement
+from .._typing import Initializer, RealArray, typechecked
 from ._deepset import apply_deepset
 from ._features import phi_widths, rho_widths
-from .._geometry import box_from_hilbert, check_box, sine_displacement
 from ._mlp import MLP
 from ._pairwise import PairwiseLogAmplitude
 from ._pooling import linear_pooling_weight, resolve_pooling
-from .._typing import Initializer, RealArray, typechecked
-
 
 RHO_READOUTS = ("linear", "netket")
 
@@ -208,8 +207,9 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
                 )
             # softplus^-1(b) = b + log(1 - e^-b), written to stay accurate for large b.
             self.cusp = strength + jnp.log(-jnp.expm1(-strength)) if positive_cusp else strength
-        if not (isinstance(input_scale, (int, float)) and math.isfinite(input_scale)
-                and input_scale > 0):
+        if not (
+            isinstance(input_scale, (int, float)) and math.isfinite(input_scale) and input_scale > 0
+        ):
             raise ValueError(f"input_scale must be a positive number; got {input_scale!r}.")
         self.input_scale = float(input_scale)
         self.n_particles = n_particles
@@ -265,7 +265,7 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         )
 
     def pair_terms(self, u: Float[Array, " dim"]) -> tuple[Float[Array, " F"], Float[Array, ""]]:
-        """``phi(s (d/L)^2)`` and the cusp term ``-b / (2 |d|^k)`` (0 without a cusp) of one pair."""
+        """``phi(s (d/L)^2)`` and the cusp term ``-b / (2 |d|^k)`` (0 without cusp) of a pair."""
         box = jnp.asarray(self.box, dtype=u.dtype)
         d = sine_displacement(u, box)
         features = self.phi(self.input_scale * (d / box) ** 2)

@@ -5,8 +5,8 @@ from collections.abc import Callable
 import equinox as eqx
 import netket as nk
 
-from ._log_amplitude import LogAmplitude
 from ._framework import NamedEquinoxFramework, register
+from ._log_amplitude import LogAmplitude
 
 register()
 

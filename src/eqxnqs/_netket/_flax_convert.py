@@ -62,9 +62,7 @@ def flax_params(model: DeepSetRelDistance) -> dict:
 
 
 def _load_dense(mlp: MLP, tree, where: str) -> MLP:
-    if not isinstance(tree, Mapping) or set(tree) != {
-        f"Dense_{k}" for k in range(len(mlp.layers))
-    }:
+    if not isinstance(tree, Mapping) or set(tree) != {f"Dense_{k}" for k in range(len(mlp.layers))}:
         found = sorted(tree) if isinstance(tree, Mapping) else type(tree).__name__
         raise ValueError(
             f"{where} must hold Dense_0 .. Dense_{len(mlp.layers) - 1} "
@@ -77,8 +75,7 @@ def _load_dense(mlp: MLP, tree, where: str) -> MLP:
         kernel_shape = (layer.in_features, layer.out_features)
         if kernel.shape != kernel_shape:
             raise ValueError(
-                f"{where}/Dense_{k}/kernel must have shape {kernel_shape}; "
-                f"got {kernel.shape}."
+                f"{where}/Dense_{k}/kernel must have shape {kernel_shape}; got {kernel.shape}."
             )
         layer = eqx.tree_at(lambda lay: lay.weight, layer, kernel.T)
         if layer.bias is not None:
@@ -87,8 +84,7 @@ def _load_dense(mlp: MLP, tree, where: str) -> MLP:
             bias = jnp.asarray(dense["bias"])
             if bias.shape != layer.bias.shape:
                 raise ValueError(
-                    f"{where}/Dense_{k}/bias must have shape {layer.bias.shape}; "
-                    f"got {bias.shape}."
+                    f"{where}/Dense_{k}/bias must have shape {layer.bias.shape}; got {bias.shape}."
                 )
             layer = eqx.tree_at(lambda lay: lay.bias, layer, bias)
         elif "bias" in dense:

@@ -31,8 +31,8 @@ from netket.jax.sharding import sharding_decorator
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
-from ._framework import wrapped_model
 from .._models._pairwise import PairwiseLogAmplitude
+from ._framework import wrapped_model
 
 # Samples per `lax.map` step: enough to vectorise, few enough that the
 # per-pair intermediates stay in cache (measured: ~2x faster than one vmap

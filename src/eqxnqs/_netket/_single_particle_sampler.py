@@ -26,8 +26,8 @@ from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
 from .._geometry import box_from_hilbert
-from ._framework import wrapped_model
 from .._models._pairwise import PairwiseLogAmplitude
+from ._framework import wrapped_model
 
 START_CHOICES = ("lattice", "uniform")
 
@@ -178,10 +178,13 @@ def lattice_configurations(hilbert, key, n_configurations: int, dtype=jnp.float6
     order = jax.vmap(lambda k: jax.random.permutation(k, sites.shape[0]))(
         jax.random.split(site_key, n_configurations)
     )[:, :n_particles]
-    shift = jax.random.uniform(shift_key, (n_configurations, 1, dim), dtype) * jnp.asarray(box, dtype)
-    jitter = jax.random.uniform(
-        jitter_key, (n_configurations, n_particles, dim), dtype, -0.25, 0.25
-    ) * spacing
+    shift = jax.random.uniform(shift_key, (n_configurations, 1, dim), dtype) * jnp.asarray(
+        box, dtype
+    )
+    jitter = (
+        jax.random.uniform(jitter_key, (n_configurations, n_particles, dim), dtype, -0.25, 0.25)
+        * spacing
+    )
     positions = (sites[order] + shift + jitter) % jnp.asarray(box, dtype)
     return positions.reshape(n_configurations, n_particles * dim)
 

@@ -26,7 +26,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from netket import stats as nkstats
-from netket._src.driver.vmc_sr import VMC_SR as _NetKetVMC_SR
 from netket._src.driver.vmc_sr import (
     _MCMC_DIAGNOSTICS_MAX_LAG,
     get_samples_and_pdf,
@@ -34,6 +33,7 @@ from netket._src.driver.vmc_sr import (
     srt,
     srt_onthefly,
 )
+from netket._src.driver.vmc_sr import VMC_SR as _NetKetVMC_SR
 from netket.utils import struct
 from netket.vqs import MCState
 
@@ -104,8 +104,9 @@ class VMC_SR(_NetKetVMC_SR):
     _n_non_finite: object = struct.field(pytree_node=False, serialize=False, default=None)
     _update_norm: object = struct.field(pytree_node=False, serialize=False, default=None)
 
-    def __init__(self, *args, clip_local_energy: float | None = 5.0,
-                 max_norm: float | None = 100.0, **kwargs):
+    def __init__(
+        self, *args, clip_local_energy: float | None = 5.0, max_norm: float | None = 100.0, **kwargs
+    ):
         for name, value in (("clip_local_energy", clip_local_energy), ("max_norm", max_norm)):
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number or None; got {value!r}.")
@@ -131,8 +132,9 @@ class VMC_SR(_NetKetVMC_SR):
             samples = samples.reshape(-1, samples.shape[-1])
             # A bound needs no precision: at most NORM_SAMPLES evenly spaced samples.
             samples = samples[:: max(1, samples.shape[0] // NORM_SAMPLES)]
-            norm = fisher_norm(self.state._apply_fun, self.state.parameters,
-                               self.state.model_state, samples, dp)
+            norm = fisher_norm(
+                self.state._apply_fun, self.state.parameters, self.state.model_state, samples, dp
+            )
             self._update_norm = norm
             scale = jnp.minimum(1.0, self.max_norm / norm)
             self._dp = dp = jax.tree.map(lambda leaf: leaf * scale.astype(leaf.dtype), dp)

@@ -67,12 +67,14 @@ def helium_1d(n_particles: int = 10, density: float = 0.3) -> System:
     if not density > 0 or density == float("inf"):
         raise ValueError(f"density must be a finite number > 0 (1/angstrom); got {density}.")
     hilbert = periodic_particles(n_particles, n_particles / (density * R_M_ANGSTROM))
-    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
-        hilbert, aziz_hfdhe2
-    )
+    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(hilbert, aziz_hfdhe2)
     reference = HELIUM_1D_REFERENCES.get((n_particles, density))
     return System(
-        "helium-1d", hilbert, hamiltonian, KELVIN_PER_UNIT, R_M_ANGSTROM,
+        "helium-1d",
+        hilbert,
+        hamiltonian,
+        KELVIN_PER_UNIT,
+        R_M_ANGSTROM,
         *(reference or (None, None)),
     )
 
@@ -138,7 +140,12 @@ def calogero_sutherland(n_particles: int, box_length: float, *, beta: float = 2.
     )
     exact = calogero_sutherland_energy(n_particles, length, beta) / n_particles
     return System(
-        "calogero-sutherland", hilbert, hamiltonian, None, None, exact,
+        "calogero-sutherland",
+        hilbert,
+        hamiltonian,
+        None,
+        None,
+        exact,
         "exact: (pi/L)^2 beta^2 N (N^2 - 1) / 6 (Sutherland 1971)",
     )
 

@@ -6,8 +6,8 @@ import warnings
 from pathlib import Path
 
 import jax
-import numpy as np
 import netket as nk
+import numpy as np
 from flax import serialization
 from netket.callbacks import AbstractCallback
 from netket.utils import struct
@@ -109,7 +109,6 @@ class CheckpointCallback(AbstractCallback):
             return
         self.log.flush()
         write_checkpoint(self.path, driver, self.log, step + 1)
-
 
 
 class RunDivergedError(RuntimeError):

@@ -7,6 +7,7 @@ import sys
 
 from .._models._pooling import POOLINGS
 from .._models._rel_distance import RHO_READOUTS
+from .._netket._single_particle_sampler import START_CHOICES
 from ._run_config import (
     DRIVERS,
     NETKET_EXAMPLE,
@@ -16,7 +17,6 @@ from ._run_config import (
     ConfigError,
     RunConfig,
 )
-from .._netket._single_particle_sampler import START_CHOICES
 
 DEFAULTS = RunConfig()
 # The system is a positional argument, not an option.
@@ -24,12 +24,15 @@ FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig) if field.na
 
 
 def in_command_line_words(message: str) -> str:
-    """A library message with settings named as this command's options (``n_iter`` -> ``--n-iter``)."""
+    """A library message with its settings named as options (``n_iter`` -> ``--n-iter``)."""
     message = message.replace("resume=True", "--resume").replace("out folder", "--out folder")
     message = re.sub(r"\bNone\b", "none", message)
     names = "|".join(sorted(FIELDS, key=len, reverse=True))
-    return re.sub(rf"(?<![\w-])({names})(?![\w-])",
-                  lambda match: "--" + match.group(1).replace("_", "-"), message)
+    return re.sub(
+        rf"(?<![\w-])({names})(?![\w-])",
+        lambda match: "--" + match.group(1).replace("_", "-"),
+        message,
+    )
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -69,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
 
     def option(group, name, type_, help_, **kwargs):
         field = name.replace("-", "_")
-        group.add_argument(f"--{name}", type=type_, default=getattr(DEFAULTS, field), help=help_,
-                         **kwargs)
+        group.add_argument(
+            f"--{name}", type=type_, default=getattr(DEFAULTS, field), help=help_, **kwargs
+        )
 
     group = run.add_argument_group("system")
     option(group, "n-particles", int, "number of particles N")
@@ -79,36 +83,67 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "box-length", float, "gaussian: box side in every direction")
     option(group, "v0", float, "gaussian: interaction strength V0")
     option(group, "sigma", float, "gaussian: interaction range sigma")
-    option(group, "beta", float, "calogero-sutherland: exponent beta >= 1 (ring length: "
-           "--box-length)")
+    option(
+        group, "beta", float, "calogero-sutherland: exponent beta >= 1 (ring length: --box-length)"
+    )
     group = run.add_argument_group("model")
     option(group, "layers-phi", int, "number of phi layers")
     option(group, "features-phi", int, "phi widths (one repeats)", nargs="+")
     option(group, "layers-rho", int, "number of rho layers")
     option(group, "features-rho", int, "rho widths ending in 1 (one repeats, then 1)", nargs="+")
-    group.add_argument("--cusp-exponent", type=_cusp_exponent, default="auto",
-                       help="Kato cusp exponent, 'none', or 'auto' (5 for helium, 1 for "
-                       "calogero-sutherland, none for gaussian)")
+    group.add_argument(
+        "--cusp-exponent",
+        type=_cusp_exponent,
+        default="auto",
+        help="Kato cusp exponent, 'none', or 'auto' (5 for helium, 1 for "
+        "calogero-sutherland, none for gaussian)",
+    )
     option(group, "activation", str, "hidden activation (a jax.nn function)")
     option(group, "output-activation", _optional_str, "output activation, or 'none'")
     option(group, "pooling", str, f"one of {', '.join(POOLINGS)}")
-    option(group, "rho-readout", str, f"one of {', '.join(RHO_READOUTS)}: rho's last declared layer is "
-           "its linear output, or NetKet's layers (an activated width-1 layer, then 1 -> 1)")
-    option(group, "input-scale", float, "phi's input is input-scale * (d/L)^2 (4: it spans "
-           "[0, 1]; NetKet: 1)")
+    option(
+        group,
+        "rho-readout",
+        str,
+        f"one of {', '.join(RHO_READOUTS)}: rho's last declared layer is "
+        "its linear output, or NetKet's layers (an activated width-1 layer, then 1 -> 1)",
+    )
+    option(
+        group,
+        "input-scale",
+        float,
+        "phi's input is input-scale * (d/L)^2 (4: it spans [0, 1]; NetKet: 1)",
+    )
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
-    group.add_argument("--linear-cusp", action="store_true",
-                       help="learn the cusp b itself, as NetKet (default: c with b = softplus(c) > 0)")
-    group.add_argument("--random-readout", action="store_true",
-                       help="draw rho's last weight at random like NetKet (default: zero, so "
-                       "log psi starts as the cusp term alone)")
+    group.add_argument(
+        "--linear-cusp",
+        action="store_true",
+        help="learn the cusp b itself, as NetKet (default: c with b = softplus(c) > 0)",
+    )
+    group.add_argument(
+        "--random-readout",
+        action="store_true",
+        help="draw rho's last weight at random like NetKet (default: zero, so "
+        "log psi starts as the cusp term alone)",
+    )
     group = run.add_argument_group("sampling")
-    option(group, "sampler", str, f"one of {SAMPLERS}: move all particles (NetKet's "
-           "MetropolisGaussian) or one per proposal (O(N) per proposal for the DeepSet)")
-    option(group, "sampler-sigma", float, "Gaussian step size per coordinate (the start, "
-           "when adapted)")
-    option(group, "target-acceptance", _optional_float, "adapt the step size before every "
-           "sampling towards this acceptance rate, or 'none' to keep sampler-sigma")
+    option(
+        group,
+        "sampler",
+        str,
+        f"one of {SAMPLERS}: move all particles (NetKet's "
+        "MetropolisGaussian) or one per proposal (O(N) per proposal for the DeepSet)",
+    )
+    option(
+        group, "sampler-sigma", float, "Gaussian step size per coordinate (the start, when adapted)"
+    )
+    option(
+        group,
+        "target-acceptance",
+        _optional_float,
+        "adapt the step size before every "
+        "sampling towards this acceptance rate, or 'none' to keep sampler-sigma",
+    )
     option(group, "n-chains", int, "number of Markov chains")
     option(group, "sweep-size", _optional_int, "moves per sample (none: N*D)")
     option(group, "chain-start", str, f"one of {', '.join(START_CHOICES)}: where the chains begin")
@@ -120,22 +155,36 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "optimizer", str, f"one of {OPTIMIZERS} (optax)")
     option(group, "learning-rate", float, "optimiser learning rate")
     option(group, "diag-shift", float, "SR diagonal shift (vmc_sr)")
-    option(group, "clip-local-energy", _optional_float, "clip local energies to median +- this "
-           "many mean absolute deviations in the gradient only (vmc_sr), or 'none'")
-    option(group, "max-norm", _optional_float, "trust region: scale SR updates dp down to "
-           "sqrt(dp^T S dp) <= this (vmc_sr; with sgd, log psi changes by at most "
-           "learning-rate * max-norm per step), or 'none'")
+    option(
+        group,
+        "clip-local-energy",
+        _optional_float,
+        "clip local energies to median +- this "
+        "many mean absolute deviations in the gradient only (vmc_sr), or 'none'",
+    )
+    option(
+        group,
+        "max-norm",
+        _optional_float,
+        "trust region: scale SR updates dp down to "
+        "sqrt(dp^T S dp) <= this (vmc_sr; with sgd, log psi changes by at most "
+        "learning-rate * max-norm per step), or 'none'",
+    )
     option(group, "n-iter", int, "total number of iterations")
     option(group, "seed", int, "seed of parameters and sampler")
     option(group, "checkpoint-every", int, "iterations between checkpoints")
     option(group, "g-r-bins", int, "bins of the pair distribution g(r)")
     option(group, "final-samples", int, "fresh samples for the final energy estimate")
-    group.add_argument("--netket-example", action="store_true",
-                       help="start from the settings of NetKet's helium example (NetKet's rho "
-                       "layers and input (d/L)^2, random readout, all-particle moves, sigma 0.05, 16 chains, sweep "
-                       "32, uniform start, fixed step, 4096 samples, 128 discarded, linear cusp, no "
-                       "clipping, no trust region); options "
-                       "given explicitly still apply")
+    group.add_argument(
+        "--netket-example",
+        action="store_true",
+        help="start from the settings of NetKet's helium example (NetKet's rho "
+        "layers and input (d/L)^2, random readout, all-particle moves, sigma 0.05, 16 "
+        "chains, sweep "
+        "32, uniform start, fixed step, 4096 samples, 128 discarded, linear cusp, no "
+        "clipping, no trust region); options "
+        "given explicitly still apply",
+    )
     return parser
 
 
@@ -167,8 +216,12 @@ def main(argv=None) -> int:
     from ._vmc_run import RunFolderError, run_vmc
 
     try:
-        results = run_vmc(config_from_args(args, argv), args.out, resume=args.resume,
-                          show_progress=not args.no_progress)
+        results = run_vmc(
+            config_from_args(args, argv),
+            args.out,
+            resume=args.resume,
+            show_progress=not args.no_progress,
+        )
     except (ConfigError, RunFolderError, RunDivergedError, OSError) as error:
         print(f"eqxnqs: error: {in_command_line_words(str(error))}", file=sys.stderr)
         return 2
@@ -176,19 +229,25 @@ def main(argv=None) -> int:
     line = f"E/N = {energy['mean']:.5f} ± {energy['error']:.5f}"
     if "mean_kelvin" in energy:
         line += f" hbar^2/(m r_m^2) = {energy['mean_kelvin']:.4f} ± {energy['error_kelvin']:.4f} K"
-    print(f"{line}   (R-hat {energy['r_hat']:.3f}, variance {energy['variance']:.4g}, "
-          f"{energy['n_samples']} samples, acceptance {results['acceptance']:.2f}, "
-          f"{results['iterations']} iterations) -> {args.out}")
+    print(
+        f"{line}   (R-hat {energy['r_hat']:.3f}, variance {energy['variance']:.4g}, "
+        f"{energy['n_samples']} samples, acceptance {results['acceptance']:.2f}, "
+        f"{results['iterations']} iterations) -> {args.out}"
+    )
     reference = results["reference"]["energy_per_particle"]
     if reference is not None:
         gap = results["diagnostics"]["reference_gap"]
-        print(f"  reference E/N = {reference:.5f} ({results['reference']['source']}); "
-              f"gap {100 * gap:+.2f} %")
+        print(
+            f"  reference E/N = {reference:.5f} ({results['reference']['source']}); "
+            f"gap {100 * gap:+.2f} %"
+        )
     for warning in results["warnings"]:
         print(f"eqxnqs: warning: {in_command_line_words(warning)}", file=sys.stderr)
     if not results["warnings"]:
-        print("  checks passed: R-hat, finite local energies, plateau, variance"
-              + (", reference" if reference is not None else ""))
+        print(
+            "  checks passed: R-hat, finite local energies, plateau, variance"
+            + (", reference" if reference is not None else "")
+        )
     return 0
 
 

@@ -27,17 +27,33 @@ SAMPLERS = ("gaussian", "single-particle")
 
 #: The settings in which NetKet's Examples/Continuous/Helium.py differs from RunConfig().
 NETKET_EXAMPLE = dict(
-    rho_readout="netket", positive_cusp=False, zero_readout=False, sampler="gaussian",
-    sampler_sigma=0.05, n_chains=16, sweep_size=32, chain_start="uniform", n_samples=4096,
-    n_discard_per_chain=128, clip_local_energy=None, max_norm=None, target_acceptance=None,
+    rho_readout="netket",
+    positive_cusp=False,
+    zero_readout=False,
+    sampler="gaussian",
+    sampler_sigma=0.05,
+    n_chains=16,
+    sweep_size=32,
+    chain_start="uniform",
+    n_samples=4096,
+    n_discard_per_chain=128,
+    clip_local_energy=None,
+    max_norm=None,
+    target_acceptance=None,
     input_scale=1.0,
 )
 
 
 #: What the settings added after 0.1.0 were in 0.1.0 (to read its config.json).
 BEFORE_0_2 = dict(
-    rho_readout="netket", positive_cusp=False, zero_readout=False, chain_start="uniform",
-    clip_local_energy=None, max_norm=None, final_samples=4096, target_acceptance=None,
+    rho_readout="netket",
+    positive_cusp=False,
+    zero_readout=False,
+    chain_start="uniform",
+    clip_local_energy=None,
+    max_norm=None,
+    final_samples=4096,
+    target_acceptance=None,
     input_scale=1.0,
 )
 
@@ -118,52 +134,86 @@ class RunConfig:
         def positive(name, integer=True):
             value = getattr(self, name)
             ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-            require(ok and not isinstance(value, bool) and value > 0 and math.isfinite(value),
-                    f"{name} must be a positive {'integer' if integer else 'number'}; "
-                    f"got {value!r}.")
+            require(
+                ok and not isinstance(value, bool) and value > 0 and math.isfinite(value),
+                f"{name} must be a positive {'integer' if integer else 'number'}; got {value!r}.",
+            )
 
         def choice(name, choices):
             value = getattr(self, name)
-            require(value in choices,
-                    f"unknown {name} {value!r}; choose one of {', '.join(choices)}.")
+            require(
+                value in choices, f"unknown {name} {value!r}; choose one of {', '.join(choices)}."
+            )
 
         choice("system", SYSTEMS)
         if self.cusp_exponent == "auto":
             object.__setattr__(self, "cusp_exponent", SYSTEM_PRESETS[self.system].cusp_exponent)
-        require(isinstance(self.n_particles, int) and not isinstance(self.n_particles, bool)
-                and self.n_particles >= 2,
-                f"n_particles must be an integer >= 2; got {self.n_particles!r}.")
-        for name in ("density", "box_length", "sigma", "sampler_sigma", "learning_rate", "v0",
-                     "input_scale"):
+        require(
+            isinstance(self.n_particles, int)
+            and not isinstance(self.n_particles, bool)
+            and self.n_particles >= 2,
+            f"n_particles must be an integer >= 2; got {self.n_particles!r}.",
+        )
+        for name in (
+            "density",
+            "box_length",
+            "sigma",
+            "sampler_sigma",
+            "learning_rate",
+            "v0",
+            "input_scale",
+        ):
             positive(name, integer=False)
-        require(isinstance(self.beta, (int, float)) and math.isfinite(self.beta)
-                and self.beta >= 1, f"beta must be a number >= 1; got {self.beta!r}.")
+        require(
+            isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 1,
+            f"beta must be a number >= 1; got {self.beta!r}.",
+        )
         require(self.dim in (1, 2, 3), f"dim must be 1, 2 or 3; got {self.dim!r}.")
-        require(self.system != "calogero-sutherland" or self.dim == 1,
-                f"calogero-sutherland is one-dimensional; got dim {self.dim}.")
-        require(isinstance(self.diag_shift, (int, float)) and math.isfinite(self.diag_shift)
-                and self.diag_shift >= 0, f"diag_shift must be >= 0; got {self.diag_shift!r}.")
-        for name in ("n_chains", "n_samples", "n_iter", "checkpoint_every", "g_r_bins",
-                     "layers_phi", "layers_rho", "final_samples"):
+        require(
+            self.system != "calogero-sutherland" or self.dim == 1,
+            f"calogero-sutherland is one-dimensional; got dim {self.dim}.",
+        )
+        require(
+            isinstance(self.diag_shift, (int, float))
+            and math.isfinite(self.diag_shift)
+            and self.diag_shift >= 0,
+            f"diag_shift must be >= 0; got {self.diag_shift!r}.",
+        )
+        for name in (
+            "n_chains",
+            "n_samples",
+            "n_iter",
+            "checkpoint_every",
+            "g_r_bins",
+            "layers_phi",
+            "layers_rho",
+            "final_samples",
+        ):
             positive(name)
-        require(isinstance(self.n_discard_per_chain, int) and self.n_discard_per_chain >= 0,
-                f"n_discard_per_chain must be an integer >= 0; got {self.n_discard_per_chain!r}.")
+        require(
+            isinstance(self.n_discard_per_chain, int) and self.n_discard_per_chain >= 0,
+            f"n_discard_per_chain must be an integer >= 0; got {self.n_discard_per_chain!r}.",
+        )
         for name in ("sweep_size", "chunk_size", "cusp_exponent"):
             if getattr(self, name) is not None:
                 positive(name)
         for name in ("clip_local_energy", "max_norm"):
             if getattr(self, name) is not None:
                 positive(name, integer=False)
-        require(self.target_acceptance is None
-                or isinstance(self.target_acceptance, (int, float))
-                and not isinstance(self.target_acceptance, bool)
-                and 0 < self.target_acceptance < 1,
-                f"target_acceptance must be in (0, 1) or None; got {self.target_acceptance!r}.")
+        require(
+            self.target_acceptance is None
+            or isinstance(self.target_acceptance, (int, float))
+            and not isinstance(self.target_acceptance, bool)
+            and 0 < self.target_acceptance < 1,
+            f"target_acceptance must be in (0, 1) or None; got {self.target_acceptance!r}.",
+        )
         choice("chain_start", START_CHOICES)
         choice("driver", DRIVERS)
         for name in ("clip_local_energy", "max_norm"):
-            require(getattr(self, name) is None or self.driver == "vmc_sr",
-                    f"{name} needs driver vmc_sr; set it to None for vmc.")
+            require(
+                getattr(self, name) is None or self.driver == "vmc_sr",
+                f"{name} needs driver vmc_sr; set it to None for vmc.",
+            )
         choice("optimizer", OPTIMIZERS)
         choice("sampler", SAMPLERS)
         choice("rho_readout", RHO_READOUTS)
@@ -190,13 +240,16 @@ class RunConfig:
             except (ValueError, IndexError) as error:
                 raise ConfigError(str(error) or f"{name} is empty.") from None
             object.__setattr__(self, name, widths)
-        require(self.n_samples >= self.n_chains,
-                f"n_samples ({self.n_samples}) must be at least n_chains ({self.n_chains}).")
+        require(
+            self.n_samples >= self.n_chains,
+            f"n_samples ({self.n_samples}) must be at least n_chains ({self.n_chains}).",
+        )
         # NetKet would round the sample counts up silently.
         for name in ("n_samples", "final_samples"):
-            require(getattr(self, name) % self.n_chains == 0,
-                    f"{name} ({getattr(self, name)}) must be a multiple of "
-                    f"n_chains ({self.n_chains}).")
+            require(
+                getattr(self, name) % self.n_chains == 0,
+                f"{name} ({getattr(self, name)}) must be a multiple of n_chains ({self.n_chains}).",
+            )
 
     @property
     def system_settings(self) -> dict:
@@ -238,5 +291,4 @@ class RunConfig:
         unused = {name for preset in SYSTEM_PRESETS.values() for name in preset.settings}
         unused -= set(self.system_settings)
         mine, theirs = dataclasses.asdict(self), dataclasses.asdict(other)
-        return [k for k in mine
-                if k not in ignore and k not in unused and mine[k] != theirs[k]]
+        return [k for k in mine if k not in ignore and k not in unused and mine[k] != theirs[k]]

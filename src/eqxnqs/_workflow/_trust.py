@@ -5,8 +5,8 @@ produces a number. These checks turn each of those into a one-line warning
 and a flag in ``results.json``, so that no wrong number is reported silently.
 """
 
-import numpy as np
 import netket as nk
+import numpy as np
 
 #: R-hat above this: the Markov chains disagree (Gelman-Rubin, split chains).
 R_HAT_LIMIT = 1.05
@@ -50,7 +50,7 @@ def plateau(energies: np.ndarray) -> dict:
     window = max(5, len(energies) // 10)
     if len(energies) < 2 * window:
         return {"checked": False, "window": window}
-    last, before = energies[-window:], energies[-2 * window:-window]
+    last, before = energies[-window:], energies[-2 * window : -window]
     error = np.sqrt(np.var(last) / window + np.var(before) / window)
     drift = float(np.mean(before) - np.mean(last))
     return {
@@ -62,8 +62,13 @@ def plateau(energies: np.ndarray) -> dict:
     }
 
 
-def assess_run(energy: dict, n_particles: int, trace_per_particle,
-               non_finite_in_training: int, reference: float | None) -> tuple[dict, list[str]]:
+def assess_run(
+    energy: dict,
+    n_particles: int,
+    trace_per_particle,
+    non_finite_in_training: int,
+    reference: float | None,
+) -> tuple[dict, list[str]]:
     """Checks of a run's final estimate (`final_energy`) and its E/N trace.
 
     Returns the diagnostics (``trusted`` is true when no check failed) and
@@ -79,9 +84,7 @@ def assess_run(energy: dict, n_particles: int, trace_per_particle,
         )
     non_finite = energy["non_finite_local_energies"] + non_finite_in_training
     if non_finite:
-        warnings.append(
-            f"{non_finite} local energies were not finite (samples at contact?)."
-        )
+        warnings.append(f"{non_finite} local energies were not finite (samples at contact?).")
     trend = plateau(trace_per_particle)
     if trend["checked"] and not trend["ok"]:
         warnings.append(

@@ -9,6 +9,13 @@ import netket as nk
 import numpy as np
 import optax
 
+from .._models._activations import activation_by_name
+from .._models._rel_distance import DeepSetRelDistance
+from .._netket._adapter import make_mcstate, model_from_state
+from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
+from .._netket._vmc_sr import VMC_SR
+from .._observables._pair_distribution import pair_distribution
+from .._systems._hamiltonians import System
 from ._checkpoint import (
     AtomicJsonLog,
     CheckpointCallback,
@@ -16,17 +23,10 @@ from ._checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from .._netket._adapter import make_mcstate, model_from_state
-from .._observables._pair_distribution import pair_distribution
 from ._plots import plot_energy, plot_pair_distribution
-from .._models._rel_distance import DeepSetRelDistance
 from ._run_config import RunConfig
-from .._models._activations import activation_by_name
 from ._serialization import is_main_process, save, write_run_file
-from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
-from .._systems._hamiltonians import System
 from ._trust import assess_run, final_energy
-from .._netket._vmc_sr import VMC_SR
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.json"
@@ -63,12 +63,16 @@ def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
     chains = dict(n_chains=config.n_chains, sweep_size=config.sweep_size)
     if config.sampler == "single-particle":
         sampler = SingleParticleMetropolis(
-            system.hilbert, sigma=config.sampler_sigma, start=config.chain_start,
-            target_acceptance=config.target_acceptance, **chains
+            system.hilbert,
+            sigma=config.sampler_sigma,
+            start=config.chain_start,
+            target_acceptance=config.target_acceptance,
+            **chains,
         )
     else:
         rule = LatticeStartGaussianRule(
-            config.sampler_sigma, start=config.chain_start,
+            config.sampler_sigma,
+            start=config.chain_start,
             target_acceptance=config.target_acceptance,
         )
         sampler = nk.sampler.MetropolisSampler(system.hilbert, rule, **chains)
@@ -84,8 +88,12 @@ def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
     optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](config.learning_rate)
     if config.driver == "vmc_sr":
         return VMC_SR(
-            system.hamiltonian, optimizer, diag_shift=config.diag_shift, variational_state=vstate,
-            clip_local_energy=config.clip_local_energy, max_norm=config.max_norm,
+            system.hamiltonian,
+            optimizer,
+            diag_shift=config.diag_shift,
+            variational_state=vstate,
+            clip_local_energy=config.clip_local_energy,
+            max_norm=config.max_norm,
         )
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
 
@@ -95,7 +103,9 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
     config_path = out / CONFIG_FILE
     if resume and not config_path.is_file():
         if out.exists() and any(out.iterdir()):
-            raise RunFolderError(f"cannot resume: {out} holds other files but no run ({CONFIG_FILE}).")
+            raise RunFolderError(
+                f"cannot resume: {out} holds other files but no run ({CONFIG_FILE})."
+            )
         print(f"resume: no run in {out} yet; starting one.")
     elif resume:
         try:
@@ -105,7 +115,8 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
         changed = previous.differences(config)
         if changed:
             raise RunFolderError(
-                f"cannot resume: the settings differ from the run in {out} in: {', '.join(changed)}."
+                f"cannot resume: the settings differ from the run in {out} in: "
+                f"{', '.join(changed)}."
             )
     elif out.exists() and any(out.iterdir()):
         what = "a run" if config_path.is_file() else "other files"
@@ -115,8 +126,14 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
     write_run_file(config_path, config.to_json().encode())
 
 
-def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
-            show_progress: bool = True, callbacks=()) -> dict:
+def run_vmc(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    show_progress: bool = True,
+    callbacks=(),
+) -> dict:
     """Run (or resume) the VMC optimisation described by `config` in folder `out`.
 
     Writes ``config.json``, NetKet's JSON log ``log.json``, checkpoints
@@ -167,14 +184,17 @@ def run_vmc(config: RunConfig, out: str | Path, *, resume: bool = False,
 
 
 def energy_per_particle(system: System, vstate) -> dict:
-    """E/N of the current samples with its statistical error and the variance of the local energy."""
+    """E/N of the current samples, its statistical error, and the local energy's variance."""
     stats = vstate.expect(system.hamiltonian)
-    return _with_kelvin(system, {
-        "mean": float(np.real(stats.mean)) / system.n_particles,
-        "error": float(stats.error_of_mean) / system.n_particles,
-        "variance": float(stats.variance),
-        "r_hat": float(stats.R_hat),
-    })
+    return _with_kelvin(
+        system,
+        {
+            "mean": float(np.real(stats.mean)) / system.n_particles,
+            "error": float(stats.error_of_mean) / system.n_particles,
+            "variance": float(stats.variance),
+            "r_hat": float(stats.R_hat),
+        },
+    )
 
 
 def _with_kelvin(system: System, energy: dict) -> dict:
@@ -185,13 +205,14 @@ def _with_kelvin(system: System, energy: dict) -> dict:
 
 
 def final_results(config: RunConfig, system: System, vstate, log) -> dict:
-    energy = _with_kelvin(system, final_energy(
-        system.hamiltonian, vstate, system.n_particles, config.final_samples
-    ))
+    energy = _with_kelvin(
+        system, final_energy(system.hamiltonian, vstate, system.n_particles, config.final_samples)
+    )
     trace = np.real(np.asarray(log.data["Energy"]["Mean"])) / system.n_particles
     non_finite = (
         int(np.sum(np.asarray(log.data["NonFiniteLocalEnergies"]["value"])))
-        if "NonFiniteLocalEnergies" in log.data else 0
+        if "NonFiniteLocalEnergies" in log.data
+        else 0
     )
     diagnostics, warnings = assess_run(
         energy, system.n_particles, trace, non_finite, system.reference_energy_per_particle
@@ -227,8 +248,10 @@ def _sampler_width(vstate, config: RunConfig) -> float:
 def _units(system: System) -> dict:
     if system.kelvin_per_unit is None:
         return {"length": "box units", "energy": "hbar^2/(m L0^2)"}
-    return {"length": f"r_m = {system.angstrom_per_unit} angstrom",
-            "energy": f"hbar^2/(m r_m^2) = {system.kelvin_per_unit:.6f} K"}
+    return {
+        "length": f"r_m = {system.angstrom_per_unit} angstrom",
+        "energy": f"hbar^2/(m r_m^2) = {system.kelvin_per_unit:.6f} K",
+    }
 
 
 def _plot(out: Path, system: System, log, results: dict) -> None:
@@ -237,9 +260,18 @@ def _plot(out: Path, system: System, log, results: dict) -> None:
     unit = "K" if system.kelvin_per_unit is not None else "hbar^2/(m L0^2)"
     scale = system.kelvin_per_unit if system.kelvin_per_unit is not None else 1.0
     final = results["energy_per_particle"]["mean"] * scale
-    plot_energy(out / "energy.png", np.asarray(energy.iters),
-                np.real(np.asarray(energy["Mean"])) / n * scale,
-                np.asarray(energy["Sigma"]) / n * scale, unit=unit, reference=final)
+    plot_energy(
+        out / "energy.png",
+        np.asarray(energy.iters),
+        np.real(np.asarray(energy["Mean"])) / n * scale,
+        np.asarray(energy["Sigma"]) / n * scale,
+        unit=unit,
+        reference=final,
+    )
     pair = results["pair_distribution"]
-    plot_pair_distribution(out / "pair_distribution.png", pair["r"], pair["g"],
-                           length_unit="r_m" if system.angstrom_per_unit else "box units")
+    plot_pair_distribution(
+        out / "pair_distribution.png",
+        pair["r"],
+        pair["g"],
+        length_unit="r_m" if system.angstrom_per_unit else "box units",
+    )
