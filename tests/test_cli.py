@@ -254,7 +254,7 @@ def test_single_particle_sampler_run(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "helium", "--chain-start", "grid"], "unknown chain-start 'grid'"),
+        (["run", "helium", "--chain-start", "grid"], "unknown --chain-start 'grid'"),
         (["run", "helium", "--rho-readout", "relu"], "unknown --rho-readout 'relu'"),
         (["run", "helium", "--clip-local-energy", "0"], "--clip-local-energy must be a positive"),
         (["run", "calogero-sutherland", "--beta", "0.5"], "--beta must be a number >= 1"),
