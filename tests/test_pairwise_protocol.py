@@ -6,24 +6,10 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
-from helpers import random_configurations
+from helpers import SineJastrow, random_configurations
 from jaxtyping import Array, Float
 
 import eqxnqs
-
-
-class SineJastrow(eqxnqs.PairwiseLogAmplitude):
-    """``beta sum_{i<j} log|sin(pi x_ij / L)|``: the Calogero-Sutherland ground state (1D)."""
-
-    beta: Float[Array, ""]
-    box: tuple[float, ...] = eqx.field(static=True)
-    n_particles: int = eqx.field(static=True)
-
-    def pair_terms(self, u):
-        return jnp.log(jnp.abs(jnp.sin(jnp.pi * u[0] / self.box[0])))
-
-    def readout(self, pair_sum):
-        return self.beta * pair_sum
 
 
 class NonlinearPairs(eqxnqs.PairwiseLogAmplitude):

@@ -56,7 +56,24 @@ from ._netket._single_particle_sampler import (
 )
 from ._netket._vmc_sr import VMC_SR as VMC_SR
 from ._netket._vmc_sr import clip_local_energies as clip_local_energies
+from ._observables._energy import energy_split as energy_split
+from ._observables._one_body import (
+    OneBodyDensityMatrix as OneBodyDensityMatrix,
+)
+from ._observables._one_body import (
+    one_body_density_matrix as one_body_density_matrix,
+)
 from ._observables._pair_distribution import pair_distribution as pair_distribution
+from ._observables._statistics import Estimate as Estimate
+from ._observables._structure_factor import (
+    StructureFactor as StructureFactor,
+)
+from ._observables._structure_factor import (
+    luttinger_parameter as luttinger_parameter,
+)
+from ._observables._structure_factor import (
+    structure_factor as structure_factor,
+)
 from ._systems._hamiltonians import (
     System as System,
 )

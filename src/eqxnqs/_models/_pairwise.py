@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, Float, PyTree
+from jaxtyping import Array, Float, Int, PyTree
 
 from .._geometry import n_pairs, pair_indices
 from .._typing import RealArray, typechecked
@@ -128,6 +128,37 @@ class PairwiseLogAmplitude(eqx.Module):
         """``sum_{i<j} pair_terms(x_i - x_j)`` of one configuration."""
         terms = jax.vmap(self.pair_terms)(self.pair_displacements(x))
         return jax.tree.map(lambda t: jnp.sum(t, axis=0), terms)
+
+    def particle_pair_sum(
+        self, x: Float[Array, " n_dof"], particle: Int[Array, ""], position: Float[Array, " dim"]
+    ) -> PyTree[Float[Array, "..."]]:
+        """Sum of the pair terms of `particle`, placed at `position`, with every other particle.
+
+        O(N): moving one particle from ``x_k`` to ``x'_k`` changes the pair sum
+        by ``particle_pair_sum(x, k, x'_k) - particle_pair_sum(x, k, x_k)``.
+        """
+        positions = x.reshape(self.n_particles, self.dim)
+        others = jnp.arange(self.n_particles) != particle
+        # Any non-zero displacement stands in for the self-pair, which is masked.
+        half_box = jnp.asarray(self.box, dtype=x.dtype) / 2.0
+        u = jnp.where(others[:, None], position - positions, half_box)
+        terms = jax.vmap(self.pair_terms)(u)
+        mask = others.astype(x.dtype)
+        return jax.tree.map(lambda t: jnp.tensordot(mask, t, axes=1), terms)
+
+    def log_psi_change(
+        self, x: Float[Array, " n_dof"], particle: Int[Array, ""], position: Float[Array, " dim"]
+    ) -> Float[Array, ""]:
+        """``log psi(x') - log psi(x)`` when `particle` moves to `position`, in O(N).
+
+        Needs `sums_pairs`; evaluates the readout twice and the pair terms of one particle.
+        """
+        pair_sum = self.pair_sum(x)
+        positions = x.reshape(self.n_particles, self.dim)
+        old = self.particle_pair_sum(x, particle, positions[particle])
+        new = self.particle_pair_sum(x, particle, position)
+        moved = jax.tree.map(lambda s, a, b: s + b - a, pair_sum, old, new)
+        return self.readout(moved) - self.readout(pair_sum)
 
     @typechecked
     def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:

@@ -208,17 +208,6 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
-def _particle_sums(model, positions, particle, position):
-    """Sum of the pair terms of ``particle`` at ``position`` with every other particle."""
-    box = jnp.asarray(model.box, dtype=positions.dtype)
-    others = jnp.arange(model.n_particles) != particle
-    # Any non-zero displacement stands in for the self-pair, which is masked.
-    u = jnp.where(others[:, None], position - positions, box / 2.0)
-    terms = jax.vmap(model.pair_terms)(u)
-    mask = others.astype(positions.dtype)
-    return jax.tree.map(lambda t: jnp.tensordot(mask, t, axes=1), terms)
-
-
 def incremental_model(machine, parameters) -> PairwiseLogAmplitude | None:
     """The model behind a sampler's ``machine``, if its moves can be updated in O(N)."""
     if not isinstance(machine, EquinoxWrapper):
@@ -277,9 +266,8 @@ class SingleParticleMetropolis(MetropolisSampler):
 
         def change(x, particle, position):
             """Change of the pair sum when `particle` moves to `position`: O(N)."""
-            positions = x.reshape(n_particles, dim)
-            old = _particle_sums(model, positions, particle, positions[particle])
-            new = _particle_sums(model, positions, particle, position)
+            old = model.particle_pair_sum(x, particle, x.reshape(n_particles, dim)[particle])
+            new = model.particle_pair_sum(x, particle, position)
             return jax.tree.map(jnp.subtract, new, old)
 
         def step(i, carry):

@@ -1,0 +1,30 @@
+"""The energy per particle split into its kinetic and potential parts."""
+
+import netket as nk
+import numpy as np
+
+from ._statistics import Estimate, chain_estimate
+
+
+def energy_split(hamiltonian, vstate, n_particles: int) -> dict[str, Estimate]:
+    """Kinetic and potential energy per particle on the current samples of `vstate`.
+
+    `hamiltonian` is a sum of NetKet operators (as every eqxnqs system's is:
+    ``KineticEnergy + PotentialEnergy``); its `KineticEnergy` terms make up
+    the kinetic part, all others the potential part. Both come from the same
+    samples, so their sum is the total energy sample by sample. Returns
+    ``{"kinetic": Estimate, "potential": Estimate}`` (scalars, per particle).
+    """
+    terms = getattr(hamiltonian, "operators", (hamiltonian,))
+    parts = {"kinetic": [], "potential": []}
+    for term in terms:
+        kind = "kinetic" if isinstance(term, nk.operator.KineticEnergy) else "potential"
+        parts[kind].append(term)
+    if not parts["kinetic"]:
+        raise ValueError(f"the Hamiltonian {hamiltonian!r} has no KineticEnergy term.")
+    local = {
+        kind: [np.real(np.asarray(vstate.local_estimators(op).data)) for op in operators]
+        for kind, operators in parts.items()
+    }
+    zero = np.zeros_like(local["kinetic"][0])
+    return {kind: chain_estimate(sum(values, zero) / n_particles) for kind, values in local.items()}
