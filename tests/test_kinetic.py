@@ -8,10 +8,10 @@ import netket as nk
 import numpy as np
 import optax
 import pytest
-from helpers import random_configurations
 
 import eqxnqs
 from eqxnqs._netket._kinetic import single_sample_model
+from helpers import random_configurations
 
 # Local kinetic energies are sums of O(n_dof) terms of both signs, each
 # computed to ~1e-16 relative; 1e-10 (the bound) leaves room for

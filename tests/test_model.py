@@ -5,11 +5,11 @@ import jax
 import jax.numpy as jnp
 import netket.experimental as nkx
 import numpy as np
-from helpers import random_configurations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eqxnqs
+from helpers import random_configurations
 
 
 def test_fields_are_typed_modules(small_model):

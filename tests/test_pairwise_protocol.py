@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
-from helpers import SineJastrow, random_configurations
 from jaxtyping import Array, Float
 
 import eqxnqs
+from helpers import SineJastrow, random_configurations
 
 
 class NonlinearPairs(eqxnqs.PairwiseLogAmplitude):

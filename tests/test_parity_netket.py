@@ -7,9 +7,9 @@ import netket as nk
 import netket.experimental as nkx
 import numpy as np
 import pytest
-from helpers import random_configurations
 
 import eqxnqs
+from helpers import random_configurations
 
 # float64 evaluation of the same arithmetic: differences come only from the
 # order of summation inside matrix products (a few ulp), far below this.

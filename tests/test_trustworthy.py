@@ -10,11 +10,11 @@ import netket as nk
 import numpy as np
 import optax
 import pytest
-from helpers import random_configurations
 
 import eqxnqs
 from eqxnqs._netket._vmc_sr import fisher_norm
 from eqxnqs._workflow._trust import assess_run, plateau
+from helpers import random_configurations
 
 HELIUM = eqxnqs.helium_1d(n_particles=4, density=0.3)
 HYPER = dict(layers_phi=2, layers_rho=2, features_phi=(8, 8), features_rho=(8, 1), cusp_exponent=5)
