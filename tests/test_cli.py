@@ -344,5 +344,20 @@ def test_calogero_sutherland_run_reports_reference_and_checks(tmp_path, capsys):
     assert diagnostics["reference_gap"] == pytest.approx((energy["mean"] - exact) / exact)
     # 12 iterations have not plateaued: the run says so.
     assert diagnostics["trusted"] is (results["warnings"] == [])
-    for warning in results["warnings"]:
-        assert f"eqxnqs: warning: {warning}" in captured.err
+    assert captured.err.count("eqxnqs: warning: ") == len(results["warnings"])
+    # The bosonic observables: S(k) on k = 2 pi n / L, g1 from 1 at r = 0, n(k) summing to N.
+    sf = results["structure_factor"]
+    np.testing.assert_allclose(np.asarray(sf["k"]) * 4.0 / (2 * np.pi), np.arange(1, 13))
+    assert all(e > 0 for e in sf["error"])
+    g1 = results["one_body_density_matrix"]
+    assert g1["r"][0] == 0.0 and g1["g1"][0] == 1.0 and g1["error"][0] == 0.0
+    assert sum(results["momentum_distribution"]["n"]) == pytest.approx(4.0, rel=1e-10)
+    n0 = results["condensate_fraction"]
+    assert 0 < n0["mean"] < 1 and n0["n_samples"] == 1024
+    split = results["energy_split"]
+    assert split["kinetic"]["mean"] + split["potential"]["mean"] == pytest.approx(
+        energy["mean"], rel=1e-9
+    )
+    assert results["luttinger_parameter"]["error"] > 0
+    for name in ("structure_factor.png", "one_body_density_matrix.png"):
+        assert (out / name).stat().st_size > 0

@@ -174,6 +174,15 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "seed", int, "seed of parameters and sampler")
     option(group, "checkpoint-every", int, "iterations between checkpoints")
     option(group, "g-r-bins", int, "bins of the pair distribution g(r)")
+    option(
+        group, "g1-samples", int, "final samples used for g1(r), n(k) and the condensate fraction"
+    )
+    option(
+        group,
+        "g1-points",
+        _optional_int,
+        "displacements per axis for g1(r) and n(k) (none: 32 in 1D, 12 in 2D, 8 in 3D)",
+    )
     option(group, "final-samples", int, "fresh samples for the final energy estimate")
     group.add_argument(
         "--netket-example",
@@ -234,6 +243,16 @@ def main(argv=None) -> int:
         f"{energy['n_samples']} samples, acceptance {results['acceptance']:.2f}, "
         f"{results['iterations']} iterations) -> {args.out}"
     )
+    split, n0 = results["energy_split"], results["condensate_fraction"]
+    line = (
+        f"  kinetic {split['kinetic']['mean']:.5f} ± {split['kinetic']['error']:.5f}, "
+        f"potential {split['potential']['mean']:.5f} ± {split['potential']['error']:.5f} "
+        f"per particle; condensate fraction {n0['mean']:.4f} ± {n0['error']:.4f}"
+    )
+    if "luttinger_parameter" in results:
+        k = results["luttinger_parameter"]
+        line += f"; Luttinger K {k['mean']:.3f} ± {k['error']:.3f}"
+    print(line)
     reference = results["reference"]["energy_per_particle"]
     if reference is not None:
         gap = results["diagnostics"]["reference_gap"]

@@ -125,6 +125,10 @@ class RunConfig:
     # output
     checkpoint_every: int = 20
     g_r_bins: int = 60
+    # g1(r) and n(k): samples used (of the final ones) and displacements per axis
+    # (None: 32 in 1D, 12 in 2D, 8 in 3D)
+    g1_samples: int = 1024
+    g1_points: int | None = None
 
     def __post_init__(self):
         def require(condition, message):
@@ -194,12 +198,20 @@ class RunConfig:
             isinstance(self.n_discard_per_chain, int) and self.n_discard_per_chain >= 0,
             f"n_discard_per_chain must be an integer >= 0; got {self.n_discard_per_chain!r}.",
         )
-        for name in ("sweep_size", "chunk_size", "cusp_exponent"):
+        for name in ("sweep_size", "chunk_size", "cusp_exponent", "g1_points"):
             if getattr(self, name) is not None:
                 positive(name)
         for name in ("clip_local_energy", "max_norm"):
             if getattr(self, name) is not None:
                 positive(name, integer=False)
+        require(
+            self.g1_points is None or self.g1_points >= 2,
+            f"g1_points must be an integer >= 2 or None; got {self.g1_points!r}.",
+        )
+        require(
+            self.g1_samples >= self.n_chains,
+            f"g1_samples ({self.g1_samples}) must be at least n_chains ({self.n_chains}).",
+        )
         require(
             self.target_acceptance is None
             or isinstance(self.target_acceptance, (int, float))
@@ -283,7 +295,9 @@ class RunConfig:
             data.setdefault(name, value)
         return cls(**data)
 
-    def differences(self, other: "RunConfig", ignore=("n_iter",)) -> list[str]:
+    def differences(
+        self, other: "RunConfig", ignore=("n_iter", "g1_samples", "g1_points", "g_r_bins")
+    ) -> list[str]:
         """Names of the settings in which `other` differs (but `ignore`).
 
         Settings of other systems than this one's do not count.

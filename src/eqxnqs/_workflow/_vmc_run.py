@@ -14,7 +14,10 @@ from .._models._rel_distance import DeepSetRelDistance
 from .._netket._adapter import make_mcstate, model_from_state
 from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
 from .._netket._vmc_sr import VMC_SR
+from .._observables._energy import energy_split
+from .._observables._one_body import one_body_density_matrix
 from .._observables._pair_distribution import pair_distribution
+from .._observables._structure_factor import luttinger_parameter, structure_factor
 from .._systems._hamiltonians import System
 from ._checkpoint import (
     AtomicJsonLog,
@@ -23,7 +26,12 @@ from ._checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from ._plots import plot_energy, plot_pair_distribution
+from ._plots import (
+    plot_energy,
+    plot_one_body_density_matrix,
+    plot_pair_distribution,
+    plot_structure_factor,
+)
 from ._run_config import RunConfig
 from ._serialization import is_main_process, save, write_run_file
 from ._trust import assess_run, final_energy
@@ -139,7 +147,8 @@ def run_vmc(
     Writes ``config.json``, NetKet's JSON log ``log.json``, checkpoints
     (``checkpoint.mpack``, every ``config.checkpoint_every`` steps), the final
     model ``model.eqx`` (`eqxnqs.load` reads it), ``results.json`` and the
-    plots ``energy.png`` and ``pair_distribution.png``. Returns the results.
+    plots ``energy.png``, ``pair_distribution.png``, ``structure_factor.png`` and
+    ``one_body_density_matrix.png``. Returns the results.
 
     The final energy comes from ``config.final_samples`` fresh samples;
     ``results["warnings"]`` lists every failed check (R-hat, non-finite local
@@ -219,6 +228,14 @@ def final_results(config: RunConfig, system: System, vstate, log) -> dict:
     )
     samples = np.asarray(vstate.samples).reshape(-1, system.hilbert.size)
     r, g = pair_distribution(samples, system.box, n_bins=config.g_r_bins)
+    observables = bosonic_observables(config, system, vstate)
+    share = observables["condensate_fraction"]["largest_sample_share"]
+    if share > LARGEST_SAMPLE_SHARE:
+        warnings.append(
+            f"one sample carries {100 * share:.1f} % of the condensate-fraction estimate: "
+            "g1 and n(k) rest on a few samples (use more g1_samples)."
+        )
+        diagnostics["trusted"] = False
     return {
         "system": system.name,
         "n_particles": system.n_particles,
@@ -234,9 +251,61 @@ def final_results(config: RunConfig, system: System, vstate, log) -> dict:
         "acceptance": float(vstate.sampler_state.acceptance),
         "sampler_width": _sampler_width(vstate, config),
         "pair_distribution": {"r": r.tolist(), "g": g.tolist()},
+        **observables,
         "units": _units(system),
         "config": dataclasses.asdict(config),
     }
+
+
+#: Above this share of one sample in the condensate-fraction estimate, the run warns.
+LARGEST_SAMPLE_SHARE = 0.05
+
+
+def _lists(*arrays) -> list:
+    return [np.asarray(a, dtype=float).tolist() for a in arrays]
+
+
+def bosonic_observables(config: RunConfig, system: System, vstate) -> dict:
+    """The energy split, S(k), g1(r), n(k), n0 (and K in 1D) of the current samples.
+
+    The energy split and S(k) use all current samples; g1 and n(k) the first
+    ``config.g1_samples`` of them (spread over the chains). Energies are per
+    particle; lengths and wavevectors in the system's units.
+    """
+    n = system.n_particles
+    split = energy_split(system.hamiltonian, vstate, n)
+    sf = structure_factor(vstate.samples, system.box)
+    obdm = one_body_density_matrix(
+        model_from_state(vstate),
+        vstate.samples,
+        n_points=config.g1_points,
+        max_samples=min(config.g1_samples, vstate.samples.shape[0] * vstate.samples.shape[1]),
+    )
+    order = np.argsort(np.linalg.norm(obdm.momenta, axis=-1), kind="stable")
+    k_norm = np.linalg.norm(obdm.momenta, axis=-1)[order]
+    out = {
+        "energy_split": {
+            part: _with_kelvin(system, {"mean": float(e.mean), "error": float(e.error)})
+            for part, e in split.items()
+        },
+        "structure_factor": dict(zip(("k", "S", "error"), _lists(sf.k, sf.value, sf.error))),
+        "one_body_density_matrix": dict(
+            zip(("r", "g1", "error"), _lists(obdm.radius, *obdm.g1_radial[:2]))
+        ),
+        "momentum_distribution": dict(
+            zip(("k", "n", "error"), _lists(k_norm, obdm.n_k.mean[order], obdm.n_k.error[order]))
+        ),
+        "condensate_fraction": {
+            "mean": float(obdm.condensate_fraction.mean),
+            "error": float(obdm.condensate_fraction.error),
+            "largest_sample_share": obdm.largest_sample_share,
+            "n_samples": obdm.n_samples,
+        },
+    }
+    if len(system.box) == 1:
+        k = luttinger_parameter(vstate.samples, system.box)
+        out["luttinger_parameter"] = {"mean": float(k.mean), "error": float(k.error)}
+    return out
 
 
 def _sampler_width(vstate, config: RunConfig) -> float:
@@ -268,10 +337,28 @@ def _plot(out: Path, system: System, log, results: dict) -> None:
         unit=unit,
         reference=final,
     )
+    length_unit = "r_m" if system.angstrom_per_unit else "box units"
     pair = results["pair_distribution"]
     plot_pair_distribution(
-        out / "pair_distribution.png",
-        pair["r"],
-        pair["g"],
-        length_unit="r_m" if system.angstrom_per_unit else "box units",
+        out / "pair_distribution.png", pair["r"], pair["g"], length_unit=length_unit
+    )
+    sf = results["structure_factor"]
+    density = n / float(np.prod(system.box))
+    slope = results.get("luttinger_parameter", {}).get("mean")
+    plot_structure_factor(
+        out / "structure_factor.png",
+        sf["k"],
+        sf["S"],
+        sf["error"],
+        length_unit=length_unit,
+        luttinger=None if slope is None else (slope, density),
+    )
+    g1 = results["one_body_density_matrix"]
+    plot_one_body_density_matrix(
+        out / "one_body_density_matrix.png",
+        g1["r"],
+        g1["g1"],
+        g1["error"],
+        length_unit=length_unit,
+        condensate_fraction=results["condensate_fraction"]["mean"],
     )
