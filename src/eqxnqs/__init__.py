@@ -15,10 +15,13 @@ from ._geometry import (
     sine_pair_displacements as sine_pair_displacements,
 )
 from ._models._deepset import DeepSetMLP as DeepSetMLP
+from ._models._jastrow import McMillanJastrow as McMillanJastrow
+from ._models._jastrow import PowerLawJastrow as PowerLawJastrow
 from ._models._mlp import MLP as MLP
 from ._models._pairwise import PairwiseLogAmplitude as PairwiseLogAmplitude
 from ._models._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT
 from ._models._rel_distance import DeepSetRelDistance as DeepSetRelDistance
+from ._models._sum import SumLogAmplitude as SumLogAmplitude
 from ._netket._adapter import (
     make_mcstate as make_mcstate,
 )

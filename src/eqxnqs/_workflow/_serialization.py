@@ -15,21 +15,16 @@ import equinox as eqx
 import jax
 
 from .._models._activations import activation_by_name, activation_name
+from .._models._jastrow import McMillanJastrow, PowerLawJastrow
 from .._models._pooling import pooling_name
 from .._models._rel_distance import DeepSetRelDistance
+from .._models._sum import SumLogAmplitude
 
 FORMAT = "eqxnqs-model"
 FORMAT_VERSION = 1
 
 
-def hyperparameters(model: DeepSetRelDistance) -> dict:
-    """Every constructor argument of `model` (but the initialisers and `key`), JSON-ready.
-
-    Activations are written by their `jax.nn` name and the pooling as
-    ``"sum"`` or ``"mean"``; a model with anything else cannot be saved.
-    """
-    if not isinstance(model, DeepSetRelDistance):
-        raise TypeError(f"expected a DeepSetRelDistance; got {type(model).__name__}.")
+def _deepset_hyperparameters(model: DeepSetRelDistance) -> dict:
     hyper = model.hyperparameters()
     pooling = pooling_name(hyper["pooling"])
     if pooling is None:
@@ -45,8 +40,7 @@ def hyperparameters(model: DeepSetRelDistance) -> dict:
     }
 
 
-def from_hyperparameters(hyper: dict, *, key) -> DeepSetRelDistance:
-    """Build a `DeepSetRelDistance` from the output of `hyperparameters`."""
+def _deepset_from(hyper: dict, key) -> DeepSetRelDistance:
     hyper = dict(hyper)
     box, n_particles = hyper.pop("box"), hyper.pop("n_particles")
     hyper["activation"] = activation_by_name(hyper["activation"])
@@ -58,7 +52,68 @@ def from_hyperparameters(hyper: dict, *, key) -> DeepSetRelDistance:
     return DeepSetRelDistance(box, n_particles, **hyper, key=key)
 
 
-def save(path: str | os.PathLike, model: DeepSetRelDistance) -> None:
+def _jastrow_hyperparameters(model) -> dict:
+    return {**model.hyperparameters(), "box": list(model.box)}
+
+
+def _jastrow_from(cls):
+    def build(hyper: dict, key):
+        hyper = dict(hyper)
+        return cls(hyper.pop("box"), hyper.pop("n_particles"), **hyper)
+
+    return build
+
+
+def _sum_hyperparameters(model: SumLogAmplitude) -> dict:
+    return {"terms": [_spec(term) for term in model.terms]}
+
+
+def _sum_from(hyper: dict, key) -> SumLogAmplitude:
+    keys = jax.random.split(key, len(hyper["terms"]))
+    return SumLogAmplitude(*(_from_spec(spec, k) for spec, k in zip(hyper["terms"], keys)))
+
+
+#: The models that can be saved: class name -> (hyperparameters to JSON, JSON to model).
+MODEL_CLASSES = {
+    "DeepSetRelDistance": (DeepSetRelDistance, _deepset_hyperparameters, _deepset_from),
+    "McMillanJastrow": (McMillanJastrow, _jastrow_hyperparameters, _jastrow_from(McMillanJastrow)),
+    "PowerLawJastrow": (PowerLawJastrow, _jastrow_hyperparameters, _jastrow_from(PowerLawJastrow)),
+    "SumLogAmplitude": (SumLogAmplitude, _sum_hyperparameters, _sum_from),
+}
+
+
+def hyperparameters(model) -> dict:
+    """Every constructor argument of `model` (but initialisers and `key`), JSON-ready.
+
+    Activations are written by their `jax.nn` name and the pooling as
+    ``"sum"`` or ``"mean"``; a model with anything else cannot be saved. A
+    `SumLogAmplitude` lists its terms' classes and hyperparameters.
+    """
+    entry = MODEL_CLASSES.get(type(model).__name__)
+    if entry is None or type(model) is not entry[0]:
+        raise TypeError(
+            f"cannot save a {type(model).__name__}; eqxnqs saves {', '.join(MODEL_CLASSES)}."
+        )
+    return entry[1](model)
+
+
+def _spec(model) -> dict:
+    return {"class": type(model).__name__, "hyperparameters": hyperparameters(model)}
+
+
+def _from_spec(spec: dict, key):
+    entry = MODEL_CLASSES.get(spec.get("class"))
+    if entry is None:
+        raise ValueError(f"unknown model class {spec.get('class')!r}.")
+    return entry[2](spec["hyperparameters"], key)
+
+
+def from_hyperparameters(hyper: dict, *, key, model_class: str = "DeepSetRelDistance"):
+    """Build a model of class `model_class` from the output of `hyperparameters`."""
+    return _from_spec({"class": model_class, "hyperparameters": hyper}, key)
+
+
+def save(path: str | os.PathLike, model) -> None:
     """Write `model` to `path` (atomically: a partial file never replaces a good one)."""
     header = {
         "format": FORMAT,
@@ -72,7 +127,7 @@ def save(path: str | os.PathLike, model: DeepSetRelDistance) -> None:
     write_atomically(Path(path), buffer.getvalue())
 
 
-def load(path: str | os.PathLike) -> DeepSetRelDistance:
+def load(path: str | os.PathLike):
     """Read a model written by `save`."""
     path = Path(path)
     if not path.is_file():
@@ -90,10 +145,12 @@ def load(path: str | os.PathLike) -> DeepSetRelDistance:
                 f"{path} has model format version {header.get('format_version')}; "
                 f"this eqxnqs reads version {FORMAT_VERSION}."
             )
-        if header.get("class") != "DeepSetRelDistance":
+        if header.get("class") not in MODEL_CLASSES:
             raise ValueError(f"{path} holds an unknown model class {header.get('class')!r}.")
         template = eqx.filter_eval_shape(
-            from_hyperparameters, header["hyperparameters"], key=jax.random.key(0)
+            _from_spec,
+            {"class": header["class"], "hyperparameters": header["hyperparameters"]},
+            jax.random.key(0),
         )
         try:
             model = eqx.tree_deserialise_leaves(file, template)

@@ -1,0 +1,71 @@
+"""A log-amplitude that is the sum of terms: psi is the product of their factors."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._typing import RealArray, typechecked
+from ._pairwise import PairwiseLogAmplitude
+
+
+class SumLogAmplitude(PairwiseLogAmplitude):
+    """``log psi = sum_t term_t(x)``, e.g. a Jastrow factor times a DeepSet.
+
+    Every term is a `PairwiseLogAmplitude` on the same box and particle
+    number. The sum is one too: its pair terms are the tuple of the terms'
+    pair terms and its readout the sum of their readouts, so it has every
+    fast route (exact O(N^2) derivatives, which add up term by term; O(N)
+    single-particle updates; O(N) g1) when each term does, and the generic
+    routes otherwise.
+    """
+
+    terms: tuple[PairwiseLogAmplitude, ...]
+    box: tuple[float, ...] = eqx.field(static=True)
+    n_particles: int = eqx.field(static=True)
+
+    def __init__(self, *terms: PairwiseLogAmplitude):
+        """**Arguments:** two or more `PairwiseLogAmplitude` terms (a sum is flattened)."""
+        flat = []
+        for term in terms:
+            flat.extend(term.terms if isinstance(term, SumLogAmplitude) else (term,))
+        if len(flat) < 2:
+            raise ValueError(f"SumLogAmplitude needs at least two terms; got {len(flat)}.")
+        for term in flat:
+            if not isinstance(term, PairwiseLogAmplitude):
+                raise TypeError(
+                    f"every term must be an eqxnqs.PairwiseLogAmplitude; got {type(term).__name__}."
+                )
+        geometries = {(term.box, term.n_particles) for term in flat}
+        if len(geometries) != 1:
+            raise ValueError(
+                "every term must have the same box and particle number; got (box, n_particles) "
+                f"= {sorted(geometries)}."
+            )
+        self.terms = tuple(flat)
+        ((self.box, self.n_particles),) = geometries
+
+    @property
+    def sums_pairs(self) -> bool:
+        return all(term.sums_pairs for term in self.terms)
+
+    def pair_terms(self, u):
+        return tuple(term.pair_terms(u) for term in self.terms)
+
+    def readout(self, pair_sum):
+        return sum(term.readout(s) for term, s in zip(self.terms, pair_sum))
+
+    @typechecked
+    def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
+        """``log psi`` of one configuration: the sum of the terms' own forward passes."""
+        self.check_configuration(x)
+        return sum(term(jnp.asarray(x)) for term in self.terms)
+
+    @typechecked
+    def grad_and_hessian_diagonal(
+        self, x: Float[RealArray, " n_dof"]
+    ) -> tuple[Float[Array, " n_dof"], Float[Array, " n_dof"]]:
+        """The sum of the terms' exact derivatives (each by its own route)."""
+        self.check_configuration(x)
+        parts = [term.grad_and_hessian_diagonal(jnp.asarray(x)) for term in self.terms]
+        return jax.tree.map(lambda *a: sum(a), *parts)
