@@ -91,7 +91,7 @@ def _log_ratio_function(model, n_particles: int, dim: int, box):
         def log_ratio(x, prepared, particle, position):
             pair_sum, own, log_psi = prepared
             new = model.particle_pair_sum(x, particle, position)
-            moved = jax.tree.map(lambda s, o, n: s - o[particle] + n, pair_sum, own, new)
+            moved = jax.tree.map(lambda s, o, n: s + (n - o[particle]), pair_sum, own, new)
             return model.readout(moved) - log_psi
 
         return prepare, log_ratio
@@ -162,7 +162,9 @@ def one_body_density_matrix(
             def for_particle(i):
                 return jnp.exp(log_ratio(x, prepared, i, (positions[i] + r) % box_array))
 
-            return jnp.mean(jax.vmap(for_particle)(jnp.arange(n_particles)))
+            ratio = jnp.mean(jax.vmap(for_particle)(jnp.arange(n_particles)))
+            # psi(x) / psi(x) = 1 at r = 0, without the rounding of two evaluations.
+            return jnp.where(jnp.all(r == 0), 1.0, ratio)
 
         return jax.vmap(at)(displacements)
 

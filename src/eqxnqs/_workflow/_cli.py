@@ -114,6 +114,16 @@ def _parser() -> argparse.ArgumentParser:
         float,
         "phi's input is input-scale * (d/L)^2 (4: it spans [0, 1]; NetKet: 1)",
     )
+    option(
+        group,
+        "jastrow",
+        _optional_str,
+        "multiply the DeepSet by a Jastrow factor: "
+        "mcmillan (-1/2 sum (b/|d|)^5), power-law (beta sum log|d|), or none",
+    )
+    option(
+        group, "jastrow-init", float, "starting b (mcmillan, in length units) or beta (power-law)"
+    )
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
     group.add_argument(
         "--linear-cusp",

@@ -23,6 +23,7 @@ SYSTEMS = tuple(SYSTEM_PRESETS)
 DRIVERS = ("vmc_sr", "vmc")
 OPTIMIZERS = ("sgd", "adam")
 SAMPLERS = ("gaussian", "single-particle")
+JASTROWS = ("mcmillan", "power-law")
 
 
 #: The settings in which NetKet's Examples/Continuous/Helium.py differs from RunConfig().
@@ -96,6 +97,10 @@ class RunConfig:
     input_scale: float = 4.0
     # rho's last weight starts at zero: log psi starts as the cusp term alone
     zero_readout: bool = True
+    # a Jastrow factor times the DeepSet: None, "mcmillan" (-1/2 sum (b/|d|)^5) or
+    # "power-law" (beta sum log|d|), starting at b or beta = jastrow_init
+    jastrow: str | None = None
+    jastrow_init: float = 1.0
     # sampler: eqxnqs's single-particle moves, or NetKet's all-particle Gaussian ones
     sampler: str = "single-particle"
     # the starting step width; adapted before every sampling towards this
@@ -166,6 +171,7 @@ class RunConfig:
             "learning_rate",
             "v0",
             "input_scale",
+            "jastrow_init",
         ):
             positive(name, integer=False)
         require(
@@ -228,6 +234,8 @@ class RunConfig:
             )
         choice("optimizer", OPTIMIZERS)
         choice("sampler", SAMPLERS)
+        if self.jastrow is not None:
+            choice("jastrow", JASTROWS)
         choice("rho_readout", RHO_READOUTS)
         choice("pooling", tuple(POOLINGS))
         for name in ("activation", "output_activation"):

@@ -10,7 +10,10 @@ import numpy as np
 import optax
 
 from .._models._activations import activation_by_name
+from .._models._jastrow import McMillanJastrow, PowerLawJastrow
+from .._models._pairwise import PairwiseLogAmplitude
 from .._models._rel_distance import DeepSetRelDistance
+from .._models._sum import SumLogAmplitude
 from .._netket._adapter import make_mcstate, model_from_state
 from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
 from .._netket._vmc_sr import VMC_SR
@@ -47,8 +50,9 @@ class RunFolderError(ValueError):
     """The output folder cannot be used for this run."""
 
 
-def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
-    return DeepSetRelDistance.from_hilbert(
+def build_model(config: RunConfig, system: System) -> PairwiseLogAmplitude:
+    """The DeepSet of `config`, times its Jastrow factor when `config.jastrow` names one."""
+    deepset = DeepSetRelDistance.from_hilbert(
         system.hilbert,
         layers_phi=config.layers_phi,
         features_phi=config.features_phi,
@@ -65,9 +69,16 @@ def build_model(config: RunConfig, system: System) -> DeepSetRelDistance:
         input_scale=config.input_scale,
         key=jax.random.key(config.seed),
     )
+    if config.jastrow is None:
+        return deepset
+    if config.jastrow == "mcmillan":
+        jastrow = McMillanJastrow(system.box, system.n_particles, exponent=5, b=config.jastrow_init)
+    else:
+        jastrow = PowerLawJastrow(system.box, system.n_particles, beta=config.jastrow_init)
+    return SumLogAmplitude(jastrow, deepset)
 
 
-def build_driver(config: RunConfig, system: System, model: DeepSetRelDistance):
+def build_driver(config: RunConfig, system: System, model: PairwiseLogAmplitude):
     chains = dict(n_chains=config.n_chains, sweep_size=config.sweep_size)
     if config.sampler == "single-particle":
         sampler = SingleParticleMetropolis(
