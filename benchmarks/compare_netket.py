@@ -39,8 +39,14 @@ import optax
 
 import eqxnqs
 
+# NetKet's layout (rho layers, cusp parameter, input (d/L)^2), so that both models are one network.
 HYPER = dict(
-    layers_phi=2, layers_rho=3, features_phi=(16, 16), features_rho=(16, 16, 1), cusp_exponent=5
+    layers_phi=2,
+    layers_rho=3,
+    features_phi=(16, 16),
+    features_rho=(16, 16, 1),
+    cusp_exponent=5,
+    **eqxnqs.NETKET_LAYOUT,
 )
 FULL = [((10, 1), 1024), ((16, 3), 1024), ((32, 3), 256), ((64, 3), 64)]
 QUICK = [((6, 1), 128), ((8, 3), 128)]

@@ -1,0 +1,32 @@
+"""The benchmark scripts still run against this version of the library (smoke tests, no timing)."""
+
+import importlib.util
+import pathlib
+
+import jax
+import numpy as np
+
+BENCHMARKS = pathlib.Path(__file__).parent.parent / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_netket_builds_one_network_in_both_frameworks():
+    bench = _load("compare_netket")
+    system, model, flax_model, variables, x = bench.build(4, 2, 8)
+    np.testing.assert_allclose(jax.vmap(model)(x), flax_model.apply(variables, x), rtol=1e-12)
+
+
+def test_convergence_study_finds_when_the_running_mean_crosses_the_threshold():
+    study = _load("convergence")
+    window = study.RUNNING_MEAN
+    trace = np.concatenate([np.full(10, 7.0), np.full(10, 5.0)])
+    # The running mean of `window` iterations first reaches 5.5 once most of them are at 5.
+    expected = 10 + int(np.ceil(window * (7.0 - 5.5) / 2.0)) - 1
+    assert study.first_reached(trace, 5.5) == expected
+    assert study.first_reached(trace, 4.0) is None
