@@ -1,6 +1,6 @@
 """eqxnqs against NetKet's Flax DeepSetRelDistance, on the same machine, same run.
 
-    .venv/bin/python benchmarks/compare_netket.py            # the full table (~15 min)
+    .venv/bin/python benchmarks/compare_netket.py            # the full table (~17 min)
     .venv/bin/python benchmarks/compare_netket.py --quick    # small sizes, a smoke run
 
 Both models hold identical parameters (converted with `eqxnqs.to_flax`) and
@@ -225,7 +225,7 @@ def print_growth(results):
     if len(sizes) < 2:
         return
     (n0, _, s0), (n1, _, s1) = sizes[0], sizes[-1]
-    print(f"\nGrowth of the cost per sample with N (D=3, N={n0} -> {n1}): exponent p in N^p")
+    print(f"\nGrowth of the cost per sample with N (D=3, N={n0} -> {n1}): exponent p in N^p:\n")
     print("| quantity | eqxnqs p | NetKet p |")
     print("|---|---|---|")
     for name in results[sizes[0]][0]:
