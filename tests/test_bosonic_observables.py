@@ -74,10 +74,10 @@ def _tonks_girardeau_samples(n, length, n_samples=8192):
     return model, vstate.sample()
 
 
-def test_tonks_girardeau_structure_factor_and_luttinger_parameter():
-    """Free fermions: S(2 pi n / L) = min(n, N) / N exactly, and K = 1."""
+def test_tonks_girardeau_structure_factor_luttinger_parameter_and_g1():
+    """Free fermions' density: S(2 pi n / L) = min(n, N) / N exactly, K = 1; g1 ~ r^(-1/2)."""
     n, length = 5, 5.0
-    _, samples = _tonks_girardeau_samples(n, length)
+    model, samples = _tonks_girardeau_samples(n, length)
     sf = eqxnqs.structure_factor(samples, (length,))
     m = np.rint(sf.k * length / (2 * np.pi))
     np.testing.assert_array_equal(m, np.arange(1, 3 * n + 1))
@@ -88,6 +88,16 @@ def test_tonks_girardeau_structure_factor_and_luttinger_parameter():
     assert 0 < k.error < 0.05
     k2 = eqxnqs.luttinger_parameter(samples, (length,), n_fit=2)
     _within(k2.mean, k2.error, 1.0)
+    # g1 decays as r^(-1/2): rho_inf / (N sin(pi r / L))^(1/2), rho_inf = 0.92418 (Vaidya and
+    # Tracy; on a ring, Forrester et al. 2003), up to finite-N corrections of about 1 %.
+    obdm = eqxnqs.one_body_density_matrix(model, samples, n_points=8)
+    far = obdm.radius >= length / 4
+    r = obdm.radius[far]
+    _within(
+        obdm.g1_radial.mean[far],
+        obdm.g1_radial.error[far],
+        0.92418 / np.sqrt(n * np.sin(np.pi * r / length)),
+    )
 
 
 class ProductState(eqx.Module):
