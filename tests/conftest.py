@@ -1,9 +1,33 @@
+import os
+import shutil
+import tempfile
+
 import jax
 import pytest
 
 import eqxnqs
 
 jax.config.update("jax_enable_x64", True)
+
+# Many tests compile the same programs (tiny runs of one configuration, in this process,
+# in subprocesses and in notebook kernels): share JAX's persistent compilation cache
+# among them, in a folder of this session unless one is set.
+_OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
+_CACHE = os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="eqxnqs-test-jax-cache-")
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+jax.config.update("jax_compilation_cache_dir", _CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_own_compilation_cache():
+    yield
+    if _OWN_CACHE:
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

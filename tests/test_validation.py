@@ -175,8 +175,13 @@ def test_only_process_zero_writes_a_run(tmp_path, monkeypatch):
         n_samples=16,
         n_discard_per_chain=2,
         final_samples=16,
+        g1_samples=8,
+        g1_points=4,
         n_iter=2,
         checkpoint_every=1,
+        driver="vmc",
+        clip_local_energy=None,
+        max_norm=None,
     )
     results = eqxnqs.run_vmc(config, tmp_path / "run", show_progress=False)
     assert results["iterations"] == 2
