@@ -9,9 +9,9 @@ import eqxnqs
 
 jax.config.update("jax_enable_x64", True)
 
-# Many tests compile the same programs (tiny runs of one configuration, in this process,
-# in subprocesses and in notebook kernels): share JAX's persistent compilation cache
-# among them, in a folder of this session unless one is set.
+# Many tests compile the same programs (tiny runs of one configuration, in the pytest-xdist
+# workers, in subprocesses and in notebook kernels): share JAX's persistent compilation
+# cache among them, in a folder of this session unless one is set.
 _OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
 _CACHE = os.environ.setdefault(
     "JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="eqxnqs-test-jax-cache-")
@@ -23,10 +23,9 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _remove_own_compilation_cache():
-    yield
-    if _OWN_CACHE:
+def pytest_unconfigure(config):
+    # pytest-xdist's workers inherit the folder; the process that made it removes it.
+    if _OWN_CACHE and not hasattr(config, "workerinput"):
         shutil.rmtree(_CACHE, ignore_errors=True)
 
 
