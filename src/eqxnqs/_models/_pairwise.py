@@ -135,7 +135,8 @@ class PairwiseLogAmplitude(eqx.Module):
         """Sum of the pair terms of `particle`, placed at `position`, with every other particle.
 
         O(N): moving one particle from ``x_k`` to ``x'_k`` changes the pair sum
-        by ``particle_pair_sum(x, k, x'_k) - particle_pair_sum(x, k, x_k)``.
+        by ``particle_pair_sum(x, k, x'_k) - particle_pair_sum(x, k, x_k)``; the
+        single-particle sampler and `one_body_density_matrix` use it.
         """
         positions = x.reshape(self.n_particles, self.dim)
         others = jnp.arange(self.n_particles) != particle
@@ -145,20 +146,6 @@ class PairwiseLogAmplitude(eqx.Module):
         terms = jax.vmap(self.pair_terms)(u)
         mask = others.astype(x.dtype)
         return jax.tree.map(lambda t: jnp.tensordot(mask, t, axes=1), terms)
-
-    def log_psi_change(
-        self, x: Float[Array, " n_dof"], particle: Int[Array, ""], position: Float[Array, " dim"]
-    ) -> Float[Array, ""]:
-        """``log psi(x') - log psi(x)`` when `particle` moves to `position`, in O(N).
-
-        Needs `sums_pairs`; evaluates the readout twice and the pair terms of one particle.
-        """
-        pair_sum = self.pair_sum(x)
-        positions = x.reshape(self.n_particles, self.dim)
-        old = self.particle_pair_sum(x, particle, positions[particle])
-        new = self.particle_pair_sum(x, particle, position)
-        moved = jax.tree.map(lambda s, a, b: s + b - a, pair_sum, old, new)
-        return self.readout(moved) - self.readout(pair_sum)
 
     @typechecked
     def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:

@@ -76,7 +76,7 @@ def displacement_grid(box: tuple[float, ...], n_points: int) -> np.ndarray:
     return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(box))
 
 
-def _log_ratio_function(model, n_particles: int, dim: int, box):
+def _log_ratio_function(model, n_particles: int, dim: int):
     """``f(x, particle, position) -> log psi(x') - log psi(x)``, in O(N) when it can be."""
     if isinstance(model, PairwiseLogAmplitude) and model.sums_pairs:
 
@@ -150,7 +150,7 @@ def one_body_density_matrix(
     grid = displacement_grid(box, n_points)
     box_array = jnp.asarray(box, dtype=samples.dtype)
     displacements = jnp.asarray(grid, dtype=samples.dtype)
-    prepare, log_ratio = _log_ratio_function(model, n_particles, dim, box_array)
+    prepare, log_ratio = _log_ratio_function(model, n_particles, dim)
     if jnp.issubdtype(jax.eval_shape(model, samples[0, 0]).dtype, jnp.complexfloating):
         raise ValueError("one_body_density_matrix needs a real log-amplitude (a positive psi).")
 
