@@ -31,8 +31,9 @@ def test_jastrow_values_and_exact_derivatives(box):
     power = eqxnqs.PowerLawJastrow(box, n, beta=1.7)
     total = eqxnqs.SumLogAmplitude(_deepset(box, n), mcmillan, power)
     x = random_configurations(jax.random.key(1), 5, n, box)
+    # the chord distance (L/pi)|sin(pi u/L)|: NetKet's sine displacement times 2/pi
     d = jax.vmap(lambda y: eqxnqs.sine_pair_displacements(y.reshape(n, -1), jnp.asarray(box)))(x)
-    r = jnp.linalg.norm(d, axis=-1)
+    r = jnp.linalg.norm(d, axis=-1) * 2 / np.pi
     np.testing.assert_allclose(
         jax.vmap(mcmillan)(x), -0.5 * jnp.sum((0.7 / r) ** 5, -1), rtol=1e-12
     )
@@ -61,7 +62,7 @@ def test_parameters_stay_positive_and_sums_flatten():
     assert len(nested.terms) == 3
     with pytest.raises(ValueError, match="same box and particle number"):
         eqxnqs.SumLogAmplitude(power, eqxnqs.McMillanJastrow(6.0, 3))
-    with pytest.raises(TypeError, match="PairwiseLogAmplitude"):
+    with pytest.raises(TypeError, match="PeriodicLogAmplitude"):
         eqxnqs.SumLogAmplitude(power, lambda x: 0.0)
 
 

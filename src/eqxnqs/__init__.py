@@ -18,7 +18,9 @@ from ._models._deepset import DeepSetMLP as DeepSetMLP
 from ._models._jastrow import McMillanJastrow as McMillanJastrow
 from ._models._jastrow import PowerLawJastrow as PowerLawJastrow
 from ._models._mlp import MLP as MLP
+from ._models._mpnn import MPNN as MPNN
 from ._models._pairwise import PairwiseLogAmplitude as PairwiseLogAmplitude
+from ._models._periodic import PeriodicLogAmplitude as PeriodicLogAmplitude
 from ._models._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT
 from ._models._rel_distance import DeepSetRelDistance as DeepSetRelDistance
 from ._models._sum import SumLogAmplitude as SumLogAmplitude
@@ -90,6 +92,9 @@ from ._systems._hamiltonians import (
     gaussian_bosons as gaussian_bosons,
 )
 from ._systems._hamiltonians import (
+    helium as helium,
+)
+from ._systems._hamiltonians import (
     helium_1d as helium_1d,
 )
 from ._systems._hamiltonians import (
@@ -109,6 +114,9 @@ from ._systems._potentials import (
 )
 from ._systems._potentials import (
     gaussian_pair as gaussian_pair,
+)
+from ._systems._potentials import (
+    tail_correction as tail_correction,
 )
 from ._workflow._checkpoint import RunDivergedError as RunDivergedError
 from ._workflow._run_config import ConfigError as ConfigError

@@ -46,10 +46,18 @@ def sine_displacement(
 ) -> Float[Array, "... dim"]:
     """``(L/2) sin(pi u / L)`` per axis: the smooth periodic stand-in for a displacement ``u``.
 
-    Periodic in ``u`` with period ``L``, odd, and equal to ``u`` to first order
-    for close particles. Units are those of ``u`` and ``box``.
+    Periodic in ``u`` with period ``L`` and odd; NetKet's DeepSet feature.
+    For close particles it is ``(pi/2) u`` to first order, not ``u`` (see
+    `chord_distance` for a distance that is). Units are those of ``u`` and
+    ``box``.
     """
     return box / 2.0 * jnp.sin(jnp.pi * u / box)
+
+
+def chord_distance(u: Float[Array, "... dim"], box: Float[Array, " dim"]) -> Float[Array, "..."]:
+    """``|(L/pi) sin(pi u / L)|`` over the axes: a smooth periodic distance equal to ``|u|``
+    to first order for close particles (and ``L/pi`` at ``u = L/2`` in 1D)."""
+    return jnp.linalg.norm(box / jnp.pi * jnp.sin(jnp.pi * u / box), axis=-1)
 
 
 def sine_pair_displacements(

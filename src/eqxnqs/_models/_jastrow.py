@@ -1,14 +1,18 @@
-r"""Pair Jastrow factors: log psi = sum over pairs of a function of the sine distance.
+r"""Pair Jastrow factors: log psi = sum over pairs of a function of the chord distance.
 
-Both are `PairwiseLogAmplitude` s of one scalar pair term, with the periodic
-sine distance ``|d_ij|``, ``d = (L/2) sin(pi (x_i - x_j) / L)`` per axis:
+Both are `PairwiseLogAmplitude` s of one scalar pair term of the periodic
+chord distance ``|d_ij|``, ``d = (L/pi) sin(pi (x_i - x_j) / L)`` per axis,
+which equals the distance ``r_ij`` for close particles (so ``b`` is
+McMillan's length; NetKet's DeepSet cusp uses ``(L/2) sin``, pi/2 times
+larger at contact):
 
 - `McMillanJastrow`: ``-1/2 sum_{i<j} (b / |d_ij|)^k``, McMillan's hard-core
   factor (k = 5 for helium), with ``b > 0`` by construction.
 - `PowerLawJastrow`: ``beta sum_{i<j} log |d_ij|``, which vanishes as
   ``|d|^beta`` at contact. In 1D it is the exact Calogero-Sutherland ground
   state ``prod |sin(pi x_ij / L)|^beta`` (up to a constant), with
-  ``beta > 0`` by construction.
+  ``beta > 0`` by construction (in D > 1, the chord distance generalises
+  ``|sin|``).
 
 Positive parameters are stored as ``c`` with value ``softplus(c)``, as the
 DeepSet's cusp: a negative ``b`` or ``beta`` would make psi grow without
@@ -20,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._geometry import check_box, sine_displacement
+from .._geometry import check_box, chord_distance
 from ._pairwise import PairwiseLogAmplitude
 
 
@@ -37,7 +41,7 @@ def _positive(name: str, value) -> float:
 
 
 def _pair_distance(u: Float[Array, " dim"], box: tuple[float, ...]) -> Float[Array, ""]:
-    return jnp.linalg.norm(sine_displacement(u, jnp.asarray(box, dtype=u.dtype)))
+    return chord_distance(u, jnp.asarray(box, dtype=u.dtype))
 
 
 class McMillanJastrow(PairwiseLogAmplitude):

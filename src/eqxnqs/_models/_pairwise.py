@@ -42,26 +42,23 @@ collecting them per particle needs no scatter, which is slow on the CPU.
 
 import abc
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int, PyTree
 
-from .._geometry import n_pairs, pair_indices
+from .._geometry import pair_indices
 from .._typing import RealArray, typechecked
+from ._periodic import PeriodicLogAmplitude
 
 
-class PairwiseLogAmplitude(eqx.Module):
+class PairwiseLogAmplitude(PeriodicLogAmplitude):
     """Base class of log-amplitudes ``R(sum_{i<j} t(x_i - x_j))``; see the module docstring.
 
     Subclasses define the fields `box` (side lengths, a tuple) and
     `n_particles`, and the methods `pair_terms` and `readout`.
     """
-
-    box: eqx.AbstractVar[tuple[float, ...]]
-    n_particles: eqx.AbstractVar[int]
 
     @abc.abstractmethod
     def pair_terms(self, u: Float[Array, " dim"]) -> PyTree[Float[Array, "..."]]:
@@ -92,31 +89,6 @@ class PairwiseLogAmplitude(eqx.Module):
         DeepSet with a non-linear pooling such as max).
         """
         return True
-
-    @property
-    def dim(self) -> int:
-        """Number of spatial dimensions D."""
-        return len(self.box)
-
-    @property
-    def n_dof(self) -> int:
-        """Number of coordinates of one configuration, ``n_particles * dim``."""
-        return self.n_particles * self.dim
-
-    @property
-    def n_pairs(self) -> int:
-        """Number of pairs ``i < j``."""
-        return n_pairs(self.n_particles)
-
-    def check_configuration(self, x) -> None:
-        """Refuse anything but one configuration of shape ``(n_particles * dim,)``."""
-        if x.shape != (self.n_dof,):
-            raise ValueError(
-                f"{type(self).__name__} for {self.n_particles} particles in "
-                f"{self.dim}D expects x of shape ({self.n_dof},) = "
-                f"(n_particles * dim,); got shape {tuple(x.shape)}. "
-                "Use jax.vmap (or eqxnqs.LogAmplitude) for a batch."
-            )
 
     def pair_displacements(self, x: Float[Array, " n_dof"]) -> Float[Array, "n_pairs dim"]:
         """``x_i - x_j`` of every pair ``i < j`` (NetKet's order), not wrapped into the box."""
@@ -168,6 +140,14 @@ class PairwiseLogAmplitude(eqx.Module):
         if not self.sums_pairs:
             return full_grad_and_hessian_diagonal(self, x)
         return pairwise_grad_and_hessian_diagonal(self, x)
+
+    def grad_and_laplacian(self, x, weights):
+        """As `PeriodicLogAmplitude.grad_and_laplacian`, from `grad_and_hessian_diagonal`
+        in O(N^2) (folx's Laplacian when `sums_pairs` is false)."""
+        if not self.sums_pairs:
+            return super().grad_and_laplacian(x, weights)
+        grad, hessian_diagonal = self.grad_and_hessian_diagonal(x)
+        return grad, jnp.sum(weights * hessian_diagonal)
 
 
 def full_grad_and_hessian_diagonal(

@@ -6,35 +6,39 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._typing import RealArray, typechecked
-from ._pairwise import PairwiseLogAmplitude
+from ._pairwise import PairwiseLogAmplitude, full_grad_and_hessian_diagonal
+from ._periodic import PeriodicLogAmplitude
 
 
 class SumLogAmplitude(PairwiseLogAmplitude):
     """``log psi = sum_t term_t(x)``, e.g. a Jastrow factor times a DeepSet.
 
-    Every term is a `PairwiseLogAmplitude` on the same box and particle
-    number. The sum is one too: its pair terms are the tuple of the terms'
-    pair terms and its readout the sum of their readouts, so it has every
-    fast route (exact O(N^2) derivatives, which add up term by term; O(N)
-    single-particle updates; O(N) g1) when each term does, and the generic
-    routes otherwise.
+    Every term is an eqxnqs log-amplitude (`PeriodicLogAmplitude`) on the
+    same box and particle number. The sum is a `PairwiseLogAmplitude`: its
+    pair terms are the tuple of the terms' pair terms and its readout the
+    sum of their readouts, so it has every fast route (O(N) single-particle
+    updates, O(N) g1) when each term does (`sums_pairs`), and the generic
+    routes otherwise. Its derivatives always add up term by term, each term
+    by its own route: a `McMillanJastrow` plus an `MPNN` takes the Jastrow's
+    O(N^2) route and folx's Laplacian for the network only.
     """
 
-    terms: tuple[PairwiseLogAmplitude, ...]
+    terms: tuple[PeriodicLogAmplitude, ...]
     box: tuple[float, ...] = eqx.field(static=True)
     n_particles: int = eqx.field(static=True)
 
-    def __init__(self, *terms: PairwiseLogAmplitude):
-        """**Arguments:** two or more `PairwiseLogAmplitude` terms (a sum is flattened)."""
+    def __init__(self, *terms: PeriodicLogAmplitude):
+        """**Arguments:** two or more eqxnqs log-amplitudes (a sum is flattened)."""
         flat = []
         for term in terms:
             flat.extend(term.terms if isinstance(term, SumLogAmplitude) else (term,))
         if len(flat) < 2:
             raise ValueError(f"SumLogAmplitude needs at least two terms; got {len(flat)}.")
         for term in flat:
-            if not isinstance(term, PairwiseLogAmplitude):
+            if not isinstance(term, PeriodicLogAmplitude):
                 raise TypeError(
-                    f"every term must be an eqxnqs.PairwiseLogAmplitude; got {type(term).__name__}."
+                    "every term must be an eqxnqs log-amplitude (a PeriodicLogAmplitude such "
+                    f"as DeepSetRelDistance, MPNN or a Jastrow); got {type(term).__name__}."
                 )
         geometries = {(term.box, term.n_particles) for term in flat}
         if len(geometries) != 1:
@@ -47,7 +51,9 @@ class SumLogAmplitude(PairwiseLogAmplitude):
 
     @property
     def sums_pairs(self) -> bool:
-        return all(term.sums_pairs for term in self.terms)
+        return all(
+            isinstance(term, PairwiseLogAmplitude) and term.sums_pairs for term in self.terms
+        )
 
     def pair_terms(self, u):
         return tuple(term.pair_terms(u) for term in self.terms)
@@ -65,7 +71,20 @@ class SumLogAmplitude(PairwiseLogAmplitude):
     def grad_and_hessian_diagonal(
         self, x: Float[RealArray, " n_dof"]
     ) -> tuple[Float[Array, " n_dof"], Float[Array, " n_dof"]]:
-        """The sum of the terms' exact derivatives (each by its own route)."""
+        """The sum of the terms' exact derivatives (each by its own route; the
+        whole Hessian for a term that is not a `PairwiseLogAmplitude`)."""
         self.check_configuration(x)
-        parts = [term.grad_and_hessian_diagonal(jnp.asarray(x)) for term in self.terms]
+        x = jnp.asarray(x)
+        parts = [
+            term.grad_and_hessian_diagonal(x)
+            if isinstance(term, PairwiseLogAmplitude)
+            else full_grad_and_hessian_diagonal(term, x)
+            for term in self.terms
+        ]
+        return jax.tree.map(lambda *a: sum(a), *parts)
+
+    def grad_and_laplacian(self, x, weights):
+        """The sum of the terms' `grad_and_laplacian` (each by its own route)."""
+        self.check_configuration(x)
+        parts = [term.grad_and_laplacian(jnp.asarray(x), weights) for term in self.terms]
         return jax.tree.map(lambda *a: sum(a), *parts)

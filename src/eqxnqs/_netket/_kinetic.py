@@ -10,13 +10,16 @@ which needs the gradient and only the *diagonal* of the Hessian of
 ``log psi``. NetKet builds the whole ``n_dof x n_dof`` Hessian per sample.
 This operator takes, per state:
 
-- every `eqxnqs.PairwiseLogAmplitude` (`eqxnqs.DeepSetRelDistance` among
-  them, and NetKet's Flax ``DeepSetRelDistance`` after an exact parameter
-  conversion): its ``grad_and_hessian_diagonal(x)``, O(N^2) per sample;
+- every eqxnqs model (and NetKet's Flax ``DeepSetRelDistance``, after an
+  exact parameter conversion): its ``grad_and_laplacian(x, 1/m)``. That is
+  O(N^2) per sample for an `eqxnqs.PairwiseLogAmplitude`
+  (`eqxnqs.DeepSetRelDistance`, the Jastrows), folx's forward Laplacian for
+  other networks (`eqxnqs.MPNN`), and the sum of its terms' routes for an
+  `eqxnqs.SumLogAmplitude`;
 - any other log-amplitude: folx's forward-mode Laplacian, with the masses
   folded into a rescaling of the coordinates.
 
-Both routes are exact to rounding.
+Every route is exact to rounding.
 """
 
 import functools
@@ -31,7 +34,7 @@ from netket.jax.sharding import sharding_decorator
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
-from .._models._pairwise import PairwiseLogAmplitude
+from .._models._periodic import PeriodicLogAmplitude
 from ._framework import wrapped_model
 
 # Samples per `lax.map` step: enough to vectorise, few enough that the
@@ -54,10 +57,10 @@ def _closure_objects(fn, depth: int = 0):
 
 
 def single_sample_model(logpsi: Callable, variables) -> object | None:
-    """The one-configuration model behind NetKet's ``logpsi``, if it has a fast path.
+    """The eqxnqs model behind NetKet's ``logpsi``, if there is one.
 
-    Recognises states built from an `eqxnqs.PairwiseLogAmplitude`
-    (`make_mcstate`, or NetKet's own Equinox wrapping) and from NetKet's Flax
+    Recognises states built from an eqxnqs model (`make_mcstate`, or
+    NetKet's own Equinox wrapping) and from NetKet's Flax
     ``DeepSetRelDistance`` (converted exactly to ours, inside the trace).
     Returns `None` for anything else.
     """
@@ -66,7 +69,7 @@ def single_sample_model(logpsi: Callable, variables) -> object | None:
     for obj in _closure_objects(logpsi):
         if isinstance(obj, EquinoxWrapper):
             model = wrapped_model(obj, variables)
-            return model if isinstance(model, PairwiseLogAmplitude) else None
+            return model if isinstance(model, PeriodicLogAmplitude) else None
         if isinstance(obj, nk.models.DeepSetRelDistance):
             return from_flax(obj, variables)
     return None
@@ -117,13 +120,11 @@ class KineticEnergy(nk.operator.KineticEnergy):
         super().__init__(hilbert, mass, dtype)
         self._inverse_mass = jnp.asarray(1.0 / per_coordinate, dtype=self._mass.dtype)
 
-    def _local_from_derivatives(self, grad, hessian_diagonal):
-        return -0.5 * jnp.sum(self._inverse_mass * (hessian_diagonal + grad**2), axis=-1)
-
     def _expect_kernel_single(self, logpsi: Callable, params, x):
         model = single_sample_model(logpsi, params)
         if model is not None:
-            return self._local_from_derivatives(*model.grad_and_hessian_diagonal(x))
+            grad, laplacian = model.grad_and_laplacian(x, self._inverse_mass)
+            return -0.5 * (laplacian + jnp.sum(self._inverse_mass * grad**2))
         return self._folx_single(logpsi, params, x)
 
     def _folx_single(self, logpsi: Callable, params, x):

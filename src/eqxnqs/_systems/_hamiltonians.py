@@ -1,4 +1,4 @@
-"""Ready-made NetKet Hamiltonians: 1D helium-4, Gaussian bosons, Calogero-Sutherland.
+"""Ready-made NetKet Hamiltonians: helium-4 in 1D, 2D and 3D, Gaussian bosons, Calogero-Sutherland.
 
 Each is an ordinary ``eqxnqs.KineticEnergy + PotentialEnergy`` (the kinetic
 term is the fast drop-in for NetKet's ``KineticEnergy``) on a periodic
@@ -15,7 +15,13 @@ import netket.experimental as nkx
 
 from .._geometry import minimum_image_distances, periodic_particles
 from .._netket._kinetic import KineticEnergy
-from ._potentials import KELVIN_PER_UNIT, R_M_ANGSTROM, aziz_hfdhe2, gaussian_pair
+from ._potentials import (
+    KELVIN_PER_UNIT,
+    R_M_ANGSTROM,
+    aziz_hfdhe2,
+    gaussian_pair,
+    tail_correction,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +39,8 @@ class System:
     reference_energy_per_particle: float | None = None
     #: Where that reference comes from, and whether it is exact.
     reference_source: str | None = None
+    #: Energy per particle already added for the potential beyond its cutoff (0: none).
+    tail_energy_per_particle: float = 0.0
 
     @property
     def n_particles(self) -> int:
@@ -44,14 +52,24 @@ class System:
 
 
 def pair_potential(
-    hilbert: nkx.hilbert.Particle, pair: Callable, *, name: str = "pair potential"
+    hilbert: nkx.hilbert.Particle,
+    pair: Callable,
+    *,
+    cutoff: float | None = None,
+    constant: float = 0.0,
 ) -> nk.operator.PotentialEnergy:
-    """``PotentialEnergy`` of ``sum_{i<j} pair(r_ij)`` with minimum-image distances."""
+    """``PotentialEnergy`` of ``sum_{i<j} pair(r_ij) + constant`` with minimum-image distances.
+
+    With `cutoff`, pairs at ``r_ij >= cutoff`` contribute nothing (the
+    truncated potential; add its tail as `constant`, see `tail_correction`).
+    """
     box = jnp.asarray(hilbert.domain)
     n, dim = hilbert.n_particles, len(hilbert.domain)
 
     def energy(x):
-        return jnp.sum(pair(minimum_image_distances(x.reshape(n, dim), box)))
+        r = minimum_image_distances(x.reshape(n, dim), box)
+        values = pair(r) if cutoff is None else jnp.where(r < cutoff, pair(r), 0.0)
+        return jnp.sum(values) + constant
 
     return nk.operator.PotentialEnergy(hilbert, energy)
 
@@ -76,6 +94,68 @@ def helium_1d(n_particles: int = 10, density: float = 0.3) -> System:
         KELVIN_PER_UNIT,
         R_M_ANGSTROM,
         *(reference or (None, None)),
+    )
+
+
+#: Equilibrium densities of helium-4 used by default: 2D in 1/angstrom^2, 3D in 1/angstrom^3.
+HELIUM_DENSITIES = {2: 0.04344, 3: 0.02186}
+
+#: Published ground-state E/N (kelvin) of helium-4, keyed by (dim, density), with sources.
+HELIUM_REFERENCES_KELVIN = {
+    (3, 0.02186): (
+        -7.12,
+        "GFMC with the Aziz HFDHE2 potential at the experimental equilibrium density "
+        "0.02186 A^-3, extrapolated to the thermodynamic limit: -7.12 +- 0.03 K "
+        "(Kalos, Lee, Whitlock and Chester, PRB 24, 115 (1981)); experiment -7.17 K",
+    ),
+    (2, 0.04344): (
+        -0.8974,
+        "DMC at the 2D equilibrium density 0.04344 A^-2: -0.8974 +- 0.0021 K "
+        "(Giorgini, Boronat and Casulleras, PRB 54, 6099 (1996)); their potential is "
+        "Aziz's revised HFD-B(HE), slightly more attractive than HFDHE2",
+    ),
+}
+
+
+def helium(n_particles: int, density: float | None = None, *, dim: int = 3) -> System:
+    """N helium-4 atoms in a periodic square (2D) or cube (3D) at ``density``.
+
+    ``density`` is in 1/angstrom^2 (2D) or 1/angstrom^3 (3D); ``None``
+    takes the equilibrium density (`HELIUM_DENSITIES`). Lengths are in r_m =
+    2.9673 angstrom and energies in hbar^2 / (m_He4 r_m^2), as `helium_1d`.
+    The Aziz HFDHE2 potential acts between minimum images and is truncated
+    at half the box side, ``r_c = L/2``; the tail beyond it is added as a
+    constant, ``(rho/2) int_{r_c}^inf V(r) S_D r^(D-1) dr`` per particle
+    (`tail_correction`, g(r) = 1 there), as is standard in QMC of liquid
+    helium. For 1D use `helium_1d`.
+    """
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 or 3 (helium_1d is the ring); got {dim!r}.")
+    if density is None:
+        density = HELIUM_DENSITIES[dim]
+    if not (isinstance(density, (int, float)) and math.isfinite(density) and density > 0):
+        raise ValueError(
+            f"density must be a finite number > 0 (1/angstrom^{dim}); got {density!r}."
+        )
+    side = (n_particles / density) ** (1.0 / dim) / R_M_ANGSTROM
+    hilbert = periodic_particles(n_particles, (side,) * dim)
+    cutoff = side / 2.0
+    density_units = n_particles / side**dim
+    tail = tail_correction(aziz_hfdhe2, cutoff, density_units, dim)
+    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
+        hilbert, aziz_hfdhe2, cutoff=cutoff, constant=n_particles * tail
+    )
+    reference = HELIUM_REFERENCES_KELVIN.get((dim, density))
+    if reference is not None:
+        reference = (reference[0] / KELVIN_PER_UNIT, reference[1])
+    return System(
+        f"helium-{dim}d",
+        hilbert,
+        hamiltonian,
+        KELVIN_PER_UNIT,
+        R_M_ANGSTROM,
+        *(reference or (None, None)),
+        tail_energy_per_particle=tail,
     )
 
 
@@ -156,18 +236,34 @@ class SystemPreset:
 
     `build` takes ``n_particles`` and the `settings` (names of `RunConfig`
     fields) as keyword arguments; `cusp_exponent` is what ``"auto"`` means
-    for it.
+    for it, and `defaults` fills settings left at ``None``.
     """
 
     build: Callable[..., System]
     settings: tuple[str, ...]
     cusp_exponent: int | None
+    defaults: dict = dataclasses.field(default_factory=dict)
 
 
 #: The systems that a run can name, and what each takes from the run's settings.
 SYSTEM_PRESETS = {
     "helium": SystemPreset(
-        lambda n_particles, density: helium_1d(n_particles, density), ("density",), 5
+        lambda n_particles, density: helium_1d(n_particles, density),
+        ("density",),
+        5,
+        {"density": 0.3},
+    ),
+    "helium-2d": SystemPreset(
+        lambda n_particles, density: helium(n_particles, density, dim=2),
+        ("density",),
+        5,
+        {"density": HELIUM_DENSITIES[2], "cusp_init": 1.0},
+    ),
+    "helium-3d": SystemPreset(
+        lambda n_particles, density: helium(n_particles, density, dim=3),
+        ("density",),
+        5,
+        {"density": HELIUM_DENSITIES[3], "cusp_init": 1.0},
     ),
     "gaussian": SystemPreset(
         lambda n_particles, dim, box_length, v0, sigma: gaussian_bosons(

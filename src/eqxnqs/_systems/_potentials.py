@@ -1,6 +1,10 @@
 """Pair potentials and the helium units."""
 
+import math
+
 import jax.numpy as jnp
+import numpy as np
+import scipy.integrate
 from jaxtyping import Array, Float
 
 #: Length unit of the helium system: r_m of the Aziz potential, in angstrom.
@@ -31,3 +35,24 @@ def aziz_hfdhe2(r: Float[Array, "..."]) -> Float[Array, "..."]:
 def gaussian_pair(r: Float[Array, "..."], v0: float, sigma: float) -> Float[Array, "..."]:
     """``v0 * exp(-r^2 / (2 sigma^2))``: the soft Gaussian pair interaction."""
     return v0 * jnp.exp(-(r**2) / (2.0 * sigma**2))
+
+
+def tail_correction(pair, cutoff: float, density: float, dim: int) -> float:
+    r"""Energy per particle of the pairs beyond ``cutoff``, for a uniform liquid.
+
+    .. math::
+        \frac{E_{tail}}{N} = \frac{\rho}{2} \int_{r_c}^\infty V(r)\, S_D\, r^{D-1}\, dr,
+
+    with ``S_2 = 2 pi`` and ``S_3 = 4 pi`` (g(r) = 1 beyond the cutoff, the
+    standard correction for a potential truncated at ``r_c``). ``density``
+    in particles per unit length^D, in the units of ``pair`` and ``cutoff``.
+    """
+    if dim not in (2, 3):
+        raise ValueError(f"the tail correction is for dim 2 or 3; got {dim}.")
+    surface = 2.0 * math.pi if dim == 2 else 4.0 * math.pi
+
+    def integrand(r):
+        return float(pair(np.asarray(r))) * surface * r ** (dim - 1)
+
+    value, error = scipy.integrate.quad(integrand, cutoff, np.inf, epsabs=1e-12, epsrel=1e-10)
+    return 0.5 * density * value

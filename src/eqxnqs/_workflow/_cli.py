@@ -78,7 +78,13 @@ def _parser() -> argparse.ArgumentParser:
 
     group = run.add_argument_group("system")
     option(group, "n-particles", int, "number of particles N")
-    option(group, "density", float, "helium: linear density in 1/angstrom")
+    option(
+        group,
+        "density",
+        float,
+        "helium: density in 1/angstrom^dim (default: 0.3 on the ring, the equilibrium "
+        "density 0.04344 for helium-2d and 0.02186 for helium-3d)",
+    )
     option(group, "dim", int, "gaussian: spatial dimension D (1, 2 or 3)")
     option(group, "box-length", float, "gaussian: box side in every direction")
     option(group, "v0", float, "gaussian: interaction strength V0")
@@ -87,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
         group, "beta", float, "calogero-sutherland: exponent beta >= 1 (ring length: --box-length)"
     )
     group = run.add_argument_group("model")
+    option(
+        group,
+        "model",
+        str,
+        "deepset (DeepSetRelDistance) or mpnn (message passing with attention, "
+        "times a McMillan cusp factor of exponent --cusp-exponent)",
+    )
+    option(group, "mpnn-features", int, "mpnn: width of the node and edge states")
+    option(group, "mpnn-layers", int, "mpnn: message-passing layers")
+    option(group, "mpnn-heads", int, "mpnn: attention heads")
     option(group, "layers-phi", int, "number of phi layers")
     option(group, "features-phi", int, "phi widths (one repeats)", nargs="+")
     option(group, "layers-rho", int, "number of rho layers")
@@ -97,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="Kato cusp exponent, 'none', or 'auto' (5 for helium, 1 for "
         "calogero-sutherland, none for gaussian)",
+    )
+    option(
+        group,
+        "cusp-init",
+        float,
+        "starting cusp as McMillan's length b (log psi ~ -1/2 (b/r)^k at contact); "
+        "default: the model's own (helium-2d/3d: 1 r_m)",
     )
     option(group, "activation", str, "hidden activation (a jax.nn function)")
     option(group, "output-activation", _optional_str, "output activation, or 'none'")

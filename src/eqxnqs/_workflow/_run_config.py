@@ -24,6 +24,7 @@ DRIVERS = ("vmc_sr", "vmc")
 OPTIMIZERS = ("sgd", "adam")
 SAMPLERS = ("gaussian", "single-particle")
 JASTROWS = ("mcmillan", "power-law")
+MODELS = ("deepset", "mpnn")
 
 
 #: The settings in which NetKet's Examples/Continuous/Helium.py differs from RunConfig().
@@ -69,8 +70,9 @@ class RunConfig:
 
     system: str = "helium"
     n_particles: int = 10
-    # helium-1d: linear density in 1/angstrom
-    density: float = 0.3
+    # helium: density in 1/angstrom^dim (None: 0.3 for the ring, the equilibrium
+    # density 0.04344 A^-2 for helium-2d and 0.02186 A^-3 for helium-3d)
+    density: float | None = None
     # gaussian bosons: box side (every direction), dimension, V0 and sigma
     # (calogero-sutherland: box_length is the ring length, beta the exponent)
     dim: int = 1
@@ -78,13 +80,23 @@ class RunConfig:
     v0: float = 2.0
     sigma: float = 0.5
     beta: float = 2.0
-    # model (NetKet's helium example: phi (16, 16), rho (16, 16, 1), cusp 5)
+    # the network: "deepset" (DeepSetRelDistance) or "mpnn" (eqxnqs.MPNN, times a
+    # McMillan cusp factor with exponent cusp_exponent)
+    model: str = "deepset"
+    # mpnn: node and edge width, message-passing layers, attention heads
+    mpnn_features: int = 16
+    mpnn_layers: int = 2
+    mpnn_heads: int = 2
+    # deepset (NetKet's helium example: phi (16, 16), rho (16, 16, 1), cusp 5)
     layers_phi: int = 2
     features_phi: tuple[int, ...] = (16, 16)
     layers_rho: int = 3
     features_rho: tuple[int, ...] = (16, 16, 1)
     # "auto": 5 for helium, 1 for calogero-sutherland, none for gaussian
     cusp_exponent: int | str | None = "auto"
+    # starting cusp as McMillan's length b, log psi = -1/2 sum (b/r)^k at contact
+    # (None: b = 1 for the MPNN's factor, the DeepSet's own default; helium-2d/3d: 1 r_m)
+    cusp_init: float | None = None
     activation: str = "gelu"
     output_activation: str | None = None
     pooling: str = "sum"
@@ -157,14 +169,18 @@ class RunConfig:
         choice("system", SYSTEMS)
         if self.cusp_exponent == "auto":
             object.__setattr__(self, "cusp_exponent", SYSTEM_PRESETS[self.system].cusp_exponent)
+        for name, value in SYSTEM_PRESETS[self.system].defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         require(
             isinstance(self.n_particles, int)
             and not isinstance(self.n_particles, bool)
             and self.n_particles >= 2,
             f"n_particles must be an integer >= 2; got {self.n_particles!r}.",
         )
+        if self.density is not None:
+            positive("density", integer=False)
         for name in (
-            "density",
             "box_length",
             "sigma",
             "sampler_sigma",
@@ -174,6 +190,8 @@ class RunConfig:
             "jastrow_init",
         ):
             positive(name, integer=False)
+        if self.cusp_init is not None:
+            positive("cusp_init", integer=False)
         require(
             isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 1,
             f"beta must be a number >= 1; got {self.beta!r}.",
@@ -198,6 +216,9 @@ class RunConfig:
             "layers_phi",
             "layers_rho",
             "final_samples",
+            "mpnn_features",
+            "mpnn_layers",
+            "mpnn_heads",
         ):
             positive(name)
         require(
@@ -236,6 +257,16 @@ class RunConfig:
         choice("sampler", SAMPLERS)
         if self.jastrow is not None:
             choice("jastrow", JASTROWS)
+        choice("model", MODELS)
+        require(
+            not (
+                self.model == "mpnn"
+                and self.jastrow == "mcmillan"
+                and self.cusp_exponent is not None
+            ),
+            "model mpnn already has a McMillan factor (its cusp, exponent cusp_exponent); "
+            "drop jastrow mcmillan or set cusp_exponent to None.",
+        )
         choice("rho_readout", RHO_READOUTS)
         choice("pooling", tuple(POOLINGS))
         for name in ("activation", "output_activation"):

@@ -16,6 +16,7 @@ import jax
 
 from .._models._activations import activation_by_name, activation_name
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
+from .._models._mpnn import MPNN
 from .._models._pooling import pooling_name
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
@@ -64,6 +65,15 @@ def _jastrow_from(cls):
     return build
 
 
+def _mpnn_hyperparameters(model: MPNN) -> dict:
+    return {**model.hyperparameters(), "box": list(model.box)}
+
+
+def _mpnn_from(hyper: dict, key) -> MPNN:
+    hyper = dict(hyper)
+    return MPNN(hyper.pop("box"), hyper.pop("n_particles"), **hyper, key=key)
+
+
 def _sum_hyperparameters(model: SumLogAmplitude) -> dict:
     return {"terms": [_spec(term) for term in model.terms]}
 
@@ -78,6 +88,7 @@ MODEL_CLASSES = {
     "DeepSetRelDistance": (DeepSetRelDistance, _deepset_hyperparameters, _deepset_from),
     "McMillanJastrow": (McMillanJastrow, _jastrow_hyperparameters, _jastrow_from(McMillanJastrow)),
     "PowerLawJastrow": (PowerLawJastrow, _jastrow_hyperparameters, _jastrow_from(PowerLawJastrow)),
+    "MPNN": (MPNN, _mpnn_hyperparameters, _mpnn_from),
     "SumLogAmplitude": (SumLogAmplitude, _sum_hyperparameters, _sum_from),
 }
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import jax
@@ -11,7 +12,8 @@ import optax
 
 from .._models._activations import activation_by_name
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
-from .._models._pairwise import PairwiseLogAmplitude
+from .._models._mpnn import MPNN
+from .._models._periodic import PeriodicLogAmplitude
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
 from .._netket._adapter import make_mcstate, model_from_state
@@ -50,35 +52,70 @@ class RunFolderError(ValueError):
     """The output folder cannot be used for this run."""
 
 
-def build_model(config: RunConfig, system: System) -> PairwiseLogAmplitude:
-    """The DeepSet of `config`, times its Jastrow factor when `config.jastrow` names one."""
-    deepset = DeepSetRelDistance.from_hilbert(
-        system.hilbert,
-        layers_phi=config.layers_phi,
-        features_phi=config.features_phi,
-        layers_rho=config.layers_rho,
-        features_rho=config.features_rho,
-        cusp_exponent=config.cusp_exponent,
-        activation=activation_by_name(config.activation),
-        output_activation=activation_by_name(config.output_activation),
-        pooling=config.pooling,
-        use_bias=config.use_bias,
-        readout_init=jax.nn.initializers.zeros if config.zero_readout else None,
-        rho_readout=config.rho_readout,
-        positive_cusp=config.positive_cusp,
-        input_scale=config.input_scale,
-        key=jax.random.key(config.seed),
-    )
-    if config.jastrow is None:
-        return deepset
-    if config.jastrow == "mcmillan":
-        jastrow = McMillanJastrow(system.box, system.n_particles, exponent=5, b=config.jastrow_init)
+def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
+    """The network of `config` (DeepSet, or MPNN times its McMillan cusp factor),
+    times the Jastrow factor that `config.jastrow` names, if any."""
+    key = jax.random.key(config.seed)
+    if config.model == "mpnn":
+        terms = [
+            MPNN(
+                system.box,
+                system.n_particles,
+                node_features=config.mpnn_features,
+                edge_features=config.mpnn_features,
+                n_layers=config.mpnn_layers,
+                n_heads=config.mpnn_heads,
+                readout_features=config.mpnn_features,
+                activation=config.activation,
+                key=key,
+            )
+        ]
+        if config.cusp_exponent is not None:
+            terms.insert(
+                0,
+                McMillanJastrow(
+                    system.box,
+                    system.n_particles,
+                    exponent=config.cusp_exponent,
+                    b=1.0 if config.cusp_init is None else config.cusp_init,
+                ),
+            )
     else:
-        jastrow = PowerLawJastrow(system.box, system.n_particles, beta=config.jastrow_init)
-    return SumLogAmplitude(jastrow, deepset)
+        cusp = {}
+        if config.cusp_init is not None and config.cusp_exponent is not None:
+            # The DeepSet's cusp is b' / |d|^k with NetKet's |d| ~ (pi/2) r at contact.
+            strength = (math.pi / 2 * config.cusp_init) ** config.cusp_exponent
+            cusp = dict(params_init=jax.nn.initializers.constant(strength))
+        terms = [
+            DeepSetRelDistance.from_hilbert(
+                system.hilbert,
+                layers_phi=config.layers_phi,
+                features_phi=config.features_phi,
+                layers_rho=config.layers_rho,
+                features_rho=config.features_rho,
+                cusp_exponent=config.cusp_exponent,
+                activation=activation_by_name(config.activation),
+                output_activation=activation_by_name(config.output_activation),
+                pooling=config.pooling,
+                use_bias=config.use_bias,
+                readout_init=jax.nn.initializers.zeros if config.zero_readout else None,
+                rho_readout=config.rho_readout,
+                positive_cusp=config.positive_cusp,
+                input_scale=config.input_scale,
+                key=key,
+                **cusp,
+            )
+        ]
+    if config.jastrow == "mcmillan":
+        terms.insert(
+            0, McMillanJastrow(system.box, system.n_particles, exponent=5, b=config.jastrow_init)
+        )
+    elif config.jastrow == "power-law":
+        terms.insert(0, PowerLawJastrow(system.box, system.n_particles, beta=config.jastrow_init))
+    return terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
 
 
-def build_driver(config: RunConfig, system: System, model: PairwiseLogAmplitude):
+def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude):
     chains = dict(n_chains=config.n_chains, sweep_size=config.sweep_size)
     if config.sampler == "single-particle":
         sampler = SingleParticleMetropolis(

@@ -1,0 +1,84 @@
+r"""The base class of every eqxnqs wavefunction: a log-amplitude of N particles in a periodic box.
+
+A `PeriodicLogAmplitude` maps one configuration ``x`` of shape
+``(n_particles * dim,)`` to ``log psi(x)`` (a real scalar). Besides the
+forward pass it offers what the kinetic energy needs,
+
+.. math::
+    E_{kin}(x) = -\tfrac12 \sum_k w_k
+        \Big(\partial_k^2 \log\psi + (\partial_k \log\psi)^2\Big),
+    \qquad w_k = 1/m_k,
+
+through `grad_and_laplacian`: the gradient and the weighted Laplacian
+``sum_k w_k d^2 log psi / dx_k^2``. By default these come from folx's
+forward-mode Laplacian of the forward pass (exact, any network);
+`eqxnqs.PairwiseLogAmplitude` overrides it with its O(N^2) route, and
+`eqxnqs.SumLogAmplitude` adds up its terms' own routes.
+"""
+
+import abc
+
+import equinox as eqx
+import folx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._geometry import n_pairs
+
+
+class PeriodicLogAmplitude(eqx.Module):
+    """``log psi`` of one configuration of N particles in a periodic box.
+
+    Subclasses define the fields `box` (side lengths, a tuple) and
+    `n_particles`, and ``__call__(x) -> log psi`` for one configuration.
+    """
+
+    box: eqx.AbstractVar[tuple[float, ...]]
+    n_particles: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def __call__(self, x: Float[Array, " n_dof"]) -> Float[Array, ""]:
+        """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
+
+    @property
+    def dim(self) -> int:
+        """Number of spatial dimensions D."""
+        return len(self.box)
+
+    @property
+    def n_dof(self) -> int:
+        """Number of coordinates of one configuration, ``n_particles * dim``."""
+        return self.n_particles * self.dim
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of pairs ``i < j``."""
+        return n_pairs(self.n_particles)
+
+    def check_configuration(self, x) -> None:
+        """Refuse anything but one configuration of shape ``(n_particles * dim,)``."""
+        if x.shape != (self.n_dof,):
+            raise ValueError(
+                f"{type(self).__name__} for {self.n_particles} particles in "
+                f"{self.dim}D expects x of shape ({self.n_dof},) = "
+                f"(n_particles * dim,); got shape {tuple(x.shape)}. "
+                "Use jax.vmap (or eqxnqs.LogAmplitude) for a batch."
+            )
+
+    def grad_and_laplacian(
+        self, x: Float[Array, " n_dof"], weights: Float[Array, "..."]
+    ) -> tuple[Float[Array, " n_dof"], Float[Array, ""]]:
+        """``d log psi / dx_k`` (shape ``(n_dof,)``) and ``sum_k w_k d^2 log psi / dx_k^2``.
+
+        ``weights`` is a scalar or one value per coordinate (the inverse
+        masses, for the kinetic energy). Exact; this default takes folx's
+        forward Laplacian of ``log psi(x + sqrt(w) z)`` at ``z = 0``.
+        """
+        self.check_configuration(x)
+        scale = jnp.sqrt(jnp.broadcast_to(jnp.asarray(weights, dtype=x.dtype), x.shape))
+
+        def shifted(z):
+            return self(x + scale * z)
+
+        result = folx.forward_laplacian(shifted, sparsity_threshold=0)(jnp.zeros_like(x))
+        return result.jacobian.dense_array / scale, result.laplacian

@@ -1,0 +1,178 @@
+"""The message-passing wavefunction: symmetries, exact kinetic energy, save/load, runs."""
+
+import functools
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import eqxnqs
+from helpers import random_configurations
+
+BOXES = {1: (6.0,), 2: (5.0, 6.5), 3: (4.0, 4.5, 5.0)}
+N = 5
+
+
+def _perturbed(model, scale=0.3, seed=7):
+    """Every array of ``model`` plus Gaussian noise, so the zero-started readout is not zero."""
+    arrays, static = eqx.partition(model, eqx.is_array)
+    leaves, tree = jax.tree.flatten(arrays)
+    keys = jax.random.split(jax.random.key(seed), len(leaves))
+    noisy = [leaf + scale * jax.random.normal(k, leaf.shape) for k, leaf in zip(keys, leaves)]
+    return eqx.combine(jax.tree.unflatten(tree, noisy), static)
+
+
+@functools.cache
+def _model(dim):
+    mpnn = eqxnqs.MPNN(
+        BOXES[dim],
+        N,
+        node_features=6,
+        edge_features=5,
+        n_layers=2,
+        n_heads=2,
+        head_features=3,
+        readout_features=4,
+        key=jax.random.key(dim),
+    )
+    model = _perturbed(mpnn)
+    return model, eqx.filter_jit(model)
+
+
+def test_new_network_starts_at_zero_and_is_float64():
+    model = eqxnqs.MPNN((5.0, 6.0), 4, key=jax.random.key(0))
+    x = random_configurations(jax.random.key(1), 3, 4, (5.0, 6.0))
+    np.testing.assert_array_equal(jax.vmap(model)(x), 0.0)
+    assert {leaf.dtype for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_array))} == {
+        jnp.dtype("float64")
+    }
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    dim=st.sampled_from([1, 2, 3]),
+    seed=st.integers(0, 2**31 - 1),
+    images=st.lists(st.integers(-3, 3), min_size=3 * N, max_size=3 * N),
+)
+def test_log_psi_is_invariant_under_permutation_translation_and_images(dim, seed, images):
+    model, jitted = _model(dim)
+    box = np.asarray(BOXES[dim])
+    rng = np.random.default_rng(seed)
+    positions = rng.uniform(0, 1, (N, dim)) * box
+    value = float(jitted(positions.reshape(-1)))
+    assert abs(value) > 1e-3  # the perturbed network is not constant
+    permuted = positions[rng.permutation(N)]
+    translated = positions + rng.uniform(-10, 10, dim)
+    shifted = positions + np.asarray(images[: N * dim]).reshape(N, dim) * box
+    for other in (permuted, translated, shifted):
+        assert float(jitted(other.reshape(-1))) == pytest.approx(value, rel=1e-11, abs=1e-11)
+    # and it is not invariant under what it should not be: moving one particle
+    moved = positions.copy()
+    moved[0] += 0.3 * box / 2
+    assert abs(float(jitted(moved.reshape(-1))) - value) > 1e-8
+
+
+def test_log_psi_of_the_unjitted_model_matches_and_shapes_are_checked():
+    model, jitted = _model(2)
+    x = random_configurations(jax.random.key(3), 4, N, BOXES[2])
+    np.testing.assert_allclose(jax.vmap(model)(x), jax.vmap(jitted)(x), rtol=1e-13)
+    with pytest.raises(ValueError, match=r"expects x of shape \(10,\)"):
+        model(x[0, :8])
+    with pytest.raises(ValueError, match="n_heads must be a positive integer"):
+        eqxnqs.MPNN((5.0,), 3, n_heads=0, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="n_particles must be an integer >= 2"):
+        eqxnqs.MPNN((5.0,), 1, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="unknown activation"):
+        eqxnqs.MPNN((5.0,), 3, activation="nope", key=jax.random.key(0))
+
+
+@pytest.mark.parametrize("dim", [1, 2])
+def test_kinetic_energy_is_exact_against_netket(dim):
+    """Local kinetic energies: eqxnqs (folx, and the Jastrow's O(N^2) route in a sum)
+    against NetKet's Hessian route, for the MPNN alone and times a McMillan factor."""
+    mpnn, _ = _model(dim)
+    box = BOXES[dim]
+    hilbert = eqxnqs.periodic_particles(N, box)
+    cusp = eqxnqs.McMillanJastrow(box, N, exponent=5, b=0.4)
+    x = random_configurations(jax.random.key(4), 6, N, box)
+    masses = np.repeat(np.linspace(0.7, 1.3, N), dim)  # NetKet's layout: per coordinate
+    for model in (mpnn, eqxnqs.SumLogAmplitude(cusp, mpnn)):
+        apply_fun, variables = eqxnqs.netket_log_amplitude(model)
+        ours = eqxnqs.KineticEnergy(hilbert, mass=masses)
+        theirs = nk.operator.KineticEnergy(hilbert, mass=masses)
+        want = jax.jit(theirs._expect_kernel, static_argnums=0)(apply_fun, variables, x)
+        got = jax.jit(ours._expect_kernel, static_argnums=0)(apply_fun, variables, x)
+        # Both are exact; 1e-10 of the largest local energy allows for rounding only.
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.max(np.abs(want)))
+
+        @eqx.filter_jit
+        def derivatives(m, y):
+            return m.grad_and_laplacian(y, 1.0), jax.grad(m)(y), jnp.trace(jax.hessian(m)(y))
+
+        (grad, laplacian), want_grad, trace = jax.vmap(derivatives, (None, 0))(model, x)
+        np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(laplacian, trace, rtol=1e-10, atol=1e-10)
+
+
+def test_sum_with_an_mpnn_takes_the_generic_routes(tmp_path):
+    box = (6.0,)
+    mpnn = _perturbed(eqxnqs.MPNN(box, 4, node_features=4, edge_features=4, key=jax.random.key(0)))
+    total = eqxnqs.SumLogAmplitude(eqxnqs.McMillanJastrow(box, 4, exponent=5, b=0.5), mpnn)
+    assert not total.sums_pairs
+    x = random_configurations(jax.random.key(5), 3, 4, box)
+
+    @eqx.filter_jit
+    def derivatives(m, y):
+        return m.grad_and_hessian_diagonal(y), jax.grad(m)(y), jnp.diagonal(jax.hessian(m)(y))
+
+    (grad, hessian), want_grad, want = jax.vmap(derivatives, (None, 0))(total, x)
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-10)
+    np.testing.assert_allclose(hessian, want, rtol=1e-10, atol=1e-10)
+    for model in (mpnn, total):
+        path = tmp_path / f"{type(model).__name__}.eqx"
+        eqxnqs.save(path, model)
+        loaded = eqxnqs.load(path)
+        assert type(loaded) is type(model)
+        np.testing.assert_array_equal(jax.vmap(loaded)(x), jax.vmap(model)(x))
+    assert eqxnqs.hyperparameters(mpnn)["n_heads"] == 2
+
+
+def test_vmc_with_an_mpnn_lowers_the_energy_and_samples_with_single_particle_moves():
+    """Gaussian bosons, N = 4 in 1D, from psi = 1 (E = the mean potential):
+    30 SR iterations must lower E by many error bars, staying above the
+    exact-diagonalisation-free lower bound 0 (V >= 0)."""
+    system = eqxnqs.gaussian_bosons(4, 4.0, v0=2.0, sigma=0.5)
+    model = eqxnqs.MPNN(system.box, 4, node_features=8, edge_features=8, key=jax.random.key(1))
+    sampler = eqxnqs.SingleParticleMetropolis(system.hilbert, sigma=0.5, n_chains=16)
+    vstate = eqxnqs.make_mcstate(sampler, model, n_samples=512, seed=0, sampler_seed=1)
+    start = vstate.expect(system.hamiltonian)
+    driver = eqxnqs.VMC_SR(
+        system.hamiltonian, nk.optimizer.Sgd(0.02), diag_shift=0.01, variational_state=vstate
+    )
+    driver.run(30, out=None, show_progress=False)
+    vstate.n_samples = 4096
+    end = vstate.expect(system.hamiltonian)
+    assert end.mean.real < start.mean.real - 5 * (start.error_of_mean + end.error_of_mean)
+    assert end.mean.real > 0
+    trained = eqxnqs.model_from_state(vstate)
+    assert isinstance(trained, eqxnqs.MPNN)
+
+
+@pytest.mark.parametrize("dim", [1, 3])
+def test_log_psi_is_smooth_at_contact(dim):
+    """Two particles on top of each other: finite derivatives (a kink there, as the bare
+    sine distance would give, hides a delta function from the local kinetic energy in 1D)."""
+    model, _ = _model(dim)
+    x = random_configurations(jax.random.key(6), 1, N, BOXES[dim])[0]
+    x = x.at[dim : 2 * dim].set(x[:dim])
+    grad, laplacian = eqx.filter_jit(lambda m, y: m.grad_and_laplacian(y, 1.0))(model, x)
+    assert np.all(np.isfinite(grad)) and np.isfinite(laplacian)
+    # and the Laplacian is continuous there: compare with a configuration 1e-4 away
+    near = x.at[dim].add(1e-4)
+    _, laplacian_near = eqx.filter_jit(lambda m, y: m.grad_and_laplacian(y, 1.0))(model, near)
+    assert abs(float(laplacian_near - laplacian)) < 1e-2 * (1 + abs(float(laplacian)))
