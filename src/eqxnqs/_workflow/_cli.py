@@ -72,9 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def option(group, name, type_, help_, **kwargs):
         field = name.replace("-", "_")
-        group.add_argument(
-            f"--{name}", type=type_, default=getattr(DEFAULTS, field), help=help_, **kwargs
-        )
+        kwargs.setdefault("default", getattr(DEFAULTS, field))
+        group.add_argument(f"--{name}", type=type_, help=help_, **kwargs)
 
     group = run.add_argument_group("system")
     option(group, "n-particles", int, "number of particles N")
@@ -84,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         float,
         "helium: density in 1/angstrom^dim (default: 0.3 on the ring, the equilibrium "
         "density 0.04344 for helium-2d and 0.02186 for helium-3d)",
+        default=None,  # each system's own (RunConfig resolves it)
     )
     option(group, "dim", int, "gaussian: spatial dimension D (1, 2 or 3)")
     option(group, "box-length", float, "gaussian: box side in every direction")
@@ -120,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         float,
         "starting cusp as McMillan's length b (log psi ~ -1/2 (b/r)^k at contact); "
         "default: the model's own (helium-2d/3d: 1 r_m)",
+        default=None,
     )
     option(group, "activation", str, "hidden activation (a jax.nn function)")
     option(group, "output-activation", _optional_str, "output activation, or 'none'")
