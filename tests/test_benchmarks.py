@@ -30,3 +30,12 @@ def test_convergence_study_finds_when_the_running_mean_crosses_the_threshold():
     expected = 10 + int(np.ceil(window * (7.0 - 5.5) / 2.0)) - 1
     assert study.first_reached(trace, 5.5) == expected
     assert study.first_reached(trace, 4.0) is None
+
+
+def test_mpnn_kinetic_benchmark_runs_and_its_routes_agree(capsys):
+    rows = _load("mpnn_kinetic").main(["--quick"])
+    assert [name for name, _, _ in rows][:2] == ["eqxnqs", "netket (Hessian)"]
+    reference = np.asarray(rows[1][2])
+    for _, _, values in rows:
+        np.testing.assert_allclose(values, reference, rtol=1e-10, atol=1e-10)
+    assert "DeepSetRelDistance" in capsys.readouterr().out
