@@ -89,9 +89,9 @@ class MessagePassingLayer(eqx.Module):
     Node states have shape ``(N, node)``, edge states ``(N, N - 1, edge)``.
     """
 
-    query: eqx.nn.Linear
-    key: eqx.nn.Linear
-    value: eqx.nn.Linear
+    to_query: eqx.nn.Linear
+    to_key: eqx.nn.Linear
+    to_value: eqx.nn.Linear
     node_update: MLP
     edge_update: MLP
     n_heads: int = eqx.field(static=True)
@@ -114,9 +114,9 @@ class MessagePassingLayer(eqx.Module):
             layer = eqx.nn.Linear(n_in, n_out, use_bias=False, dtype=jnp.float64, key=k)
             return eqx.tree_at(lambda lin: lin.weight, layer, _kernel_init(k, (n_in, n_out)).T)
 
-        self.query = linear(node_features, width, keys[0])
-        self.key = linear(pair_in, width, keys[1])
-        self.value = linear(pair_in, width, keys[2])
+        self.to_query = linear(node_features, width, keys[0])
+        self.to_key = linear(pair_in, width, keys[1])
+        self.to_value = linear(pair_in, width, keys[2])
         self.node_update = _mlp(
             node_features + width, (node_features, node_features), activation, keys[3]
         )
@@ -128,9 +128,9 @@ class MessagePassingLayer(eqx.Module):
     def __call__(self, h: Float[Array, "n node"], e: Float[Array, "n m edge"], partners):
         n = h.shape[0]
         pair_in = jnp.concatenate([h[partners], e], axis=-1)  # (N, N-1, node + edge)
-        q = _dense(self.query, h).reshape(n, self.n_heads, -1)
-        k = _dense(self.key, pair_in).reshape(n, n - 1, self.n_heads, -1)
-        v = _dense(self.value, pair_in).reshape(n, n - 1, self.n_heads, -1)
+        q = _dense(self.to_query, h).reshape(n, self.n_heads, -1)
+        k = _dense(self.to_key, pair_in).reshape(n, n - 1, self.n_heads, -1)
+        v = _dense(self.to_value, pair_in).reshape(n, n - 1, self.n_heads, -1)
         logits = jnp.einsum("ihd,ijhd->ijh", q, k) / math.sqrt(q.shape[-1])
         attention = jax.nn.softmax(logits, axis=1)
         messages = jnp.einsum("ijh,ijhd->ihd", attention, v).reshape(n, -1)
