@@ -186,7 +186,8 @@ def test_run_config_builds_the_mpnn_times_its_cusp_and_refuses_a_second_mcmillan
     assert [type(t).__name__ for t in model.terms] == ["McMillanJastrow", "MPNN"]
     assert float(model.terms[0].strength) == pytest.approx(1.2, rel=1e-12)
     assert (model.terms[1].node_features, model.terms[1].n_layers) == (4, 2)
-    assert config.diag_shift == 0.1 and eqxnqs.RunConfig().diag_shift == 0.01
+    assert (config.diag_shift, config.max_norm) == (0.1, 10.0)
+    assert (eqxnqs.RunConfig().diag_shift, eqxnqs.RunConfig().max_norm) == (0.01, 100.0)
     # the DeepSet's cusp starts at the same McMillan length: b' = (pi/2 b)^k
     deepset = build_model(eqxnqs.RunConfig(cusp_init=1.2), config.build_system())
     assert float(deepset.cusp_strength) == pytest.approx((np.pi / 2 * 1.2) ** 5, rel=1e-12)

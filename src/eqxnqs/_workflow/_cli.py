@@ -56,6 +56,10 @@ def _optional_float(text: str) -> float | None:
     return None if text.lower() == "none" else float(text)
 
 
+def _optional_float_or_auto(text: str) -> float | str | None:
+    return "auto" if text.lower() == "auto" else _optional_float(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="eqxnqs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
@@ -205,10 +209,11 @@ def _parser() -> argparse.ArgumentParser:
     option(
         group,
         "max-norm",
-        _optional_float,
+        _optional_float_or_auto,
         "trust region: scale SR updates dp down to "
         "sqrt(dp^T S dp) <= this (vmc_sr; with sgd, log psi changes by at most "
-        "learning-rate * max-norm per step), or 'none'",
+        "learning-rate * max-norm per step), 'none', or 'auto' (100; 10 with --model mpnn)",
+        default="auto",
     )
     option(group, "n-iter", int, "total number of iterations")
     option(group, "seed", int, "seed of parameters and sampler")
