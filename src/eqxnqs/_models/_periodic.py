@@ -75,10 +75,19 @@ class PeriodicLogAmplitude(eqx.Module):
         forward Laplacian of ``log psi(x + sqrt(w) z)`` at ``z = 0``.
         """
         self.check_configuration(x)
-        scale = jnp.sqrt(jnp.broadcast_to(jnp.asarray(weights, dtype=x.dtype), x.shape))
+        return folx_grad_and_laplacian(self, x, weights)
 
-        def shifted(z):
-            return self(x + scale * z)
 
-        result = folx.forward_laplacian(shifted, sparsity_threshold=0)(jnp.zeros_like(x))
-        return result.jacobian.dense_array / scale, result.laplacian
+def folx_grad_and_laplacian(fn, x: Float[Array, " n"], weights) -> tuple[Array, Array]:
+    """Gradient and weighted Laplacian ``sum_k w_k d^2 fn / dx_k^2`` of a scalar ``fn`` at ``x``.
+
+    folx's forward Laplacian of ``f(z) = fn(x + sqrt(w) z)`` at ``z = 0``:
+    its Laplacian is the weighted one, and ``x`` itself is used unrounded.
+    """
+    scale = jnp.sqrt(jnp.broadcast_to(jnp.asarray(weights, dtype=x.dtype), x.shape))
+
+    def shifted(z):
+        return fn(x + scale * z)
+
+    result = folx.forward_laplacian(shifted, sparsity_threshold=0)(jnp.zeros_like(x))
+    return result.jacobian.dense_array / scale, result.laplacian

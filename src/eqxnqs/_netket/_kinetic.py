@@ -25,7 +25,6 @@ Every route is exact to rounding.
 import functools
 from collections.abc import Callable
 
-import folx
 import jax
 import jax.numpy as jnp
 import netket as nk
@@ -34,7 +33,7 @@ from netket.jax.sharding import sharding_decorator
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
-from .._models._periodic import PeriodicLogAmplitude
+from .._models._periodic import PeriodicLogAmplitude, folx_grad_and_laplacian
 from ._framework import wrapped_model
 
 # Samples per `lax.map` step: enough to vectorise, few enough that the
@@ -124,19 +123,11 @@ class KineticEnergy(nk.operator.KineticEnergy):
         model = single_sample_model(logpsi, params)
         if model is not None:
             grad, laplacian = model.grad_and_laplacian(x, self._inverse_mass)
-            return -0.5 * (laplacian + jnp.sum(self._inverse_mass * grad**2))
-        return self._folx_single(logpsi, params, x)
-
-    def _folx_single(self, logpsi: Callable, params, x):
-        # f(z) = log psi(x + s z) at z = 0, s_k = m_k^(-1/2): the Laplacian of
-        # f is the mass-weighted one and x itself is used unrounded.
-        scale = jnp.sqrt(self._inverse_mass)
-
-        def shifted(z):
-            return logpsi(params, x + scale * z)
-
-        result = folx.forward_laplacian(shifted, sparsity_threshold=0)(jnp.zeros_like(x))
-        return -0.5 * (result.laplacian + jnp.sum(result.jacobian.dense_array**2))
+        else:
+            grad, laplacian = folx_grad_and_laplacian(
+                lambda y: logpsi(params, y), x, self._inverse_mass
+            )
+        return -0.5 * (laplacian + jnp.sum(self._inverse_mass * grad**2))
 
     def _expect_kernel(self, logpsi: Callable, params, x):
         # Under NetKet's sharding each device maps over its own samples;
