@@ -150,7 +150,9 @@ def test_run_config_speaks_python_and_resolves_once():
     with pytest.raises(eqxnqs.ConfigError, match=r"^n_particles must be an integer >= 2"):
         eqxnqs.RunConfig(n_particles=1)
     with pytest.raises(eqxnqs.ConfigError, match="max_norm needs driver vmc_sr"):
-        eqxnqs.RunConfig(driver="vmc", clip_local_energy=None)
+        eqxnqs.RunConfig(driver="vmc", clip_local_energy=None, max_norm=100.0)
+    # "auto" is no trust region without SR, 100 with it (10 for the MPNN)
+    assert eqxnqs.RunConfig(driver="vmc", clip_local_energy=None).max_norm is None
     with pytest.raises(eqxnqs.ConfigError, match="v0 must be a positive number; got nan"):
         eqxnqs.RunConfig(v0=float("nan"))
     config = eqxnqs.RunConfig(layers_phi=3, features_phi=[8], layers_rho=2, features_rho=(4,))
