@@ -12,6 +12,7 @@ import pytest
 
 import eqxnqs
 from eqxnqs._workflow._cli import main
+from eqxnqs._workflow._run_config import MODELS, SYSTEMS
 
 TINY = [
     "--n-particles",
@@ -370,3 +371,15 @@ def test_calogero_sutherland_run_reports_reference_and_checks(tmp_path, capsys):
     assert results["luttinger_parameter"]["error"] > 0
     for name in ("structure_factor.png", "one_body_density_matrix.png"):
         assert (out / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+@pytest.mark.parametrize("model", MODELS)
+def test_command_line_defaults_are_the_library_defaults(system, model):
+    # The option defaults are RunConfig's declared ones, so each system and model
+    # resolves its own density, cusp and SR settings exactly as in the library.
+    from eqxnqs._workflow._cli import _parser, config_from_args
+
+    argv = ["run", system, "--model", model, "--out", "x"]
+    config = config_from_args(_parser().parse_args(argv), argv)
+    assert config == eqxnqs.RunConfig(system=system, model=model)

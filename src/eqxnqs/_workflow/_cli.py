@@ -18,7 +18,9 @@ from ._run_config import (
     RunConfig,
 )
 
-DEFAULTS = RunConfig()
+# The declared defaults, not a RunConfig() instance: an instance has already resolved
+# the per-system and per-model ones (density, cusp, SR settings) for the ring.
+DECLARED = {field.name: field.default for field in dataclasses.fields(RunConfig)}
 # The system is a positional argument, not an option.
 FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig) if field.name != "system")
 
@@ -76,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def option(group, name, type_, help_, **kwargs):
         field = name.replace("-", "_")
-        kwargs.setdefault("default", getattr(DEFAULTS, field))
+        kwargs.setdefault("default", DECLARED[field])
         group.add_argument(f"--{name}", type=type_, help=help_, **kwargs)
 
     group = run.add_argument_group("system")
@@ -87,7 +89,6 @@ def _parser() -> argparse.ArgumentParser:
         float,
         "helium: density in 1/angstrom^dim (default: 0.3 on the ring, the equilibrium "
         "density 0.04344 for helium-2d and 0.02186 for helium-3d)",
-        default=None,  # each system's own (RunConfig resolves it)
     )
     option(group, "dim", int, "gaussian: spatial dimension D (1, 2 or 3)")
     option(group, "box-length", float, "gaussian: box side in every direction")
@@ -111,11 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "features-phi", int, "phi widths (one repeats)", nargs="+")
     option(group, "layers-rho", int, "number of rho layers")
     option(group, "features-rho", int, "rho widths ending in 1 (one repeats, then 1)", nargs="+")
-    group.add_argument(
-        "--cusp-exponent",
-        type=_cusp_exponent,
-        default="auto",
-        help="Kato cusp exponent, 'none', or 'auto' (5 for helium, 1 for "
+    option(
+        group,
+        "cusp-exponent",
+        _cusp_exponent,
+        "Kato cusp exponent, 'none', or 'auto' (5 for helium, 1 for "
         "calogero-sutherland, none for gaussian)",
     )
     option(
@@ -124,7 +125,6 @@ def _parser() -> argparse.ArgumentParser:
         float,
         "starting cusp as McMillan's length b (log psi ~ -1/2 (b/r)^k at contact); "
         "default: the model's own (helium-2d/3d: 1 r_m)",
-        default=None,
     )
     option(group, "activation", str, "hidden activation (a jax.nn function)")
     option(group, "output-activation", _optional_str, "output activation, or 'none'")
@@ -197,7 +197,6 @@ def _parser() -> argparse.ArgumentParser:
         "diag-shift",
         float,
         "SR diagonal shift (vmc_sr); default 0.01, 0.1 with --model mpnn",
-        default=None,
     )
     option(
         group,
@@ -213,7 +212,6 @@ def _parser() -> argparse.ArgumentParser:
         "trust region: scale SR updates dp down to "
         "sqrt(dp^T S dp) <= this (vmc_sr; with sgd, log psi changes by at most "
         "learning-rate * max-norm per step), 'none', or 'auto' (100; 10 with --model mpnn)",
-        default="auto",
     )
     option(group, "n-iter", int, "total number of iterations")
     option(group, "seed", int, "seed of parameters and sampler")
