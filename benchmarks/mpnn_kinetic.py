@@ -22,7 +22,6 @@ beside each time: all routes are exact, so it is rounding only.
 
 import argparse
 import platform
-import time
 
 import equinox as eqx
 import folx
@@ -30,18 +29,14 @@ import jax
 import jax.numpy as jnp
 import netket as nk
 import numpy as np
+from compare_netket import best_times  # this folder (scripts run from it)
 
 import eqxnqs
 
 
 def best_ms(fn, repeats):
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
+    (ms,) = best_times([fn], repeats)
+    return ms
 
 
 def build(n_particles, dim, n_samples, seed=0):

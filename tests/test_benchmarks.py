@@ -2,6 +2,7 @@
 
 import importlib.util
 import pathlib
+import sys
 
 import jax
 import numpy as np
@@ -10,6 +11,9 @@ BENCHMARKS = pathlib.Path(__file__).parent.parent / "benchmarks"
 
 
 def _load(name):
+    # As when a script runs from benchmarks/: its sibling modules import by name.
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
