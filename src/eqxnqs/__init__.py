@@ -98,6 +98,9 @@ from ._systems._hamiltonians import (
     helium_1d as helium_1d,
 )
 from ._systems._hamiltonians import (
+    pair_energy as pair_energy,
+)
+from ._systems._hamiltonians import (
     pair_potential as pair_potential,
 )
 from ._systems._potentials import (

@@ -41,6 +41,9 @@ class System:
     reference_source: str | None = None
     #: Energy per particle already added for the potential beyond its cutoff (0: none).
     tail_energy_per_particle: float = 0.0
+    #: ``V(x)`` of one flattened configuration ``(N * D,)``, the function the
+    #: Hamiltonian's ``PotentialEnergy`` holds (``None``: not known).
+    potential: Callable | None = None
 
     @property
     def n_particles(self) -> int:
@@ -62,6 +65,23 @@ def pair_potential(
 
     With `cutoff`, pairs at ``r_ij >= cutoff`` contribute nothing (the
     truncated potential; add its tail as `constant`, see `tail_correction`).
+    The function of one configuration is `pair_energy`.
+    """
+    return nk.operator.PotentialEnergy(
+        hilbert, pair_energy(hilbert, pair, cutoff=cutoff, constant=constant)
+    )
+
+
+def pair_energy(
+    hilbert: nkx.hilbert.Particle,
+    pair: Callable,
+    *,
+    cutoff: float | None = None,
+    constant: float = 0.0,
+) -> Callable:
+    """``V(x) = sum_{i<j} pair(r_ij) + constant`` of one flattened configuration ``(N * D,)``.
+
+    Minimum-image distances; `cutoff` as in `pair_potential`.
     """
     box = jnp.asarray(hilbert.domain)
     n, dim = hilbert.n_particles, len(hilbert.domain)
@@ -71,7 +91,13 @@ def pair_potential(
         values = pair(r) if cutoff is None else jnp.where(r < cutoff, pair(r), 0.0)
         return jnp.sum(values) + constant
 
-    return nk.operator.PotentialEnergy(hilbert, energy)
+    return energy
+
+
+def _system(name, hilbert, potential, **fields) -> System:
+    """A `System` with ``H = eqxnqs.KineticEnergy(mass 1) + PotentialEnergy(potential)``."""
+    hamiltonian = KineticEnergy(hilbert, mass=1.0) + nk.operator.PotentialEnergy(hilbert, potential)
+    return System(name, hilbert, hamiltonian, potential=potential, **fields)
 
 
 def helium_1d(n_particles: int = 10, density: float = 0.3) -> System:
@@ -85,15 +111,15 @@ def helium_1d(n_particles: int = 10, density: float = 0.3) -> System:
     if not density > 0 or density == float("inf"):
         raise ValueError(f"density must be a finite number > 0 (1/angstrom); got {density}.")
     hilbert = periodic_particles(n_particles, n_particles / (density * R_M_ANGSTROM))
-    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(hilbert, aziz_hfdhe2)
-    reference = HELIUM_1D_REFERENCES.get((n_particles, density))
-    return System(
+    reference = HELIUM_1D_REFERENCES.get((n_particles, density)) or (None, None)
+    return _system(
         "helium-1d",
         hilbert,
-        hamiltonian,
-        KELVIN_PER_UNIT,
-        R_M_ANGSTROM,
-        *(reference or (None, None)),
+        pair_energy(hilbert, aziz_hfdhe2),
+        kelvin_per_unit=KELVIN_PER_UNIT,
+        angstrom_per_unit=R_M_ANGSTROM,
+        reference_energy_per_particle=reference[0],
+        reference_source=reference[1],
     )
 
 
@@ -142,19 +168,18 @@ def helium(n_particles: int, density: float | None = None, *, dim: int = 3) -> S
     cutoff = side / 2.0
     density_units = n_particles / side**dim
     tail = tail_correction(aziz_hfdhe2, cutoff, density_units, dim)
-    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
-        hilbert, aziz_hfdhe2, cutoff=cutoff, constant=n_particles * tail
-    )
     reference = HELIUM_REFERENCES_KELVIN.get((dim, density))
-    if reference is not None:
-        reference = (reference[0] / KELVIN_PER_UNIT, reference[1])
-    return System(
+    reference = (
+        (None, None) if reference is None else (reference[0] / KELVIN_PER_UNIT, reference[1])
+    )
+    return _system(
         f"helium-{dim}d",
         hilbert,
-        hamiltonian,
-        KELVIN_PER_UNIT,
-        R_M_ANGSTROM,
-        *(reference or (None, None)),
+        pair_energy(hilbert, aziz_hfdhe2, cutoff=cutoff, constant=n_particles * tail),
+        kelvin_per_unit=KELVIN_PER_UNIT,
+        angstrom_per_unit=R_M_ANGSTROM,
+        reference_energy_per_particle=reference[0],
+        reference_source=reference[1],
         tail_energy_per_particle=tail,
     )
 
@@ -176,10 +201,7 @@ def gaussian_bosons(
     if not sigma > 0:
         raise ValueError(f"sigma must be > 0; got {sigma}.")
     hilbert = periodic_particles(n_particles, box)
-    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
-        hilbert, lambda r: gaussian_pair(r, v0, sigma)
-    )
-    reference = None
+    reference = (None, None)
     if (n_particles, tuple(hilbert.domain), v0) == (20, (20.0,), 2.0) and math.isclose(
         sigma, 2**-0.5, rel_tol=1e-12
     ):
@@ -188,7 +210,13 @@ def gaussian_bosons(
             "NetKet continuous-space tutorial (Gaussian bosons 1D, N = 20, L = 20): "
             "E = 24.742 for the whole system",
         )
-    return System("gaussian", hilbert, hamiltonian, None, None, *(reference or (None, None)))
+    return _system(
+        "gaussian",
+        hilbert,
+        pair_energy(hilbert, lambda r: gaussian_pair(r, v0, sigma)),
+        reference_energy_per_particle=reference[0],
+        reference_source=reference[1],
+    )
 
 
 def calogero_sutherland_energy(n_particles: int, box_length: float, beta: float) -> float:
@@ -215,18 +243,13 @@ def calogero_sutherland(n_particles: int, box_length: float, *, beta: float = 2.
     hilbert = periodic_particles(n_particles, box_length)
     (length,) = (float(side) for side in hilbert.domain)
     strength = beta * (beta - 1) * (math.pi / length) ** 2
-    hamiltonian = KineticEnergy(hilbert, mass=1.0) + pair_potential(
-        hilbert, lambda r: strength / jnp.sin(jnp.pi * r / length) ** 2
-    )
-    exact = calogero_sutherland_energy(n_particles, length, beta) / n_particles
-    return System(
+    return _system(
         "calogero-sutherland",
         hilbert,
-        hamiltonian,
-        None,
-        None,
-        exact,
-        "exact: (pi/L)^2 beta^2 N (N^2 - 1) / 6 (Sutherland 1971)",
+        pair_energy(hilbert, lambda r: strength / jnp.sin(jnp.pi * r / length) ** 2),
+        reference_energy_per_particle=calogero_sutherland_energy(n_particles, length, beta)
+        / n_particles,
+        reference_source="exact: (pi/L)^2 beta^2 N (N^2 - 1) / 6 (Sutherland 1971)",
     )
 
 
