@@ -93,8 +93,9 @@ def test_log_psi_of_the_unjitted_model_matches_and_shapes_are_checked():
 
 @pytest.mark.parametrize("dim", [1, 2])
 def test_kinetic_energy_is_exact_against_netket(dim):
-    """Local kinetic energies: eqxnqs (folx, and the Jastrow's O(N^2) route in a sum)
-    against NetKet's Hessian route, for the MPNN alone and times a McMillan factor."""
+    """Local kinetic energies: eqxnqs (the MPNN's written-out forward Laplacian, and the
+    Jastrow's O(N^2) route in a sum) against NetKet's Hessian route, for the MPNN alone
+    and times a McMillan factor."""
     mpnn, _ = _model(dim)
     box = BOXES[dim]
     hilbert = eqxnqs.periodic_particles(N, box)
@@ -117,6 +118,43 @@ def test_kinetic_energy_is_exact_against_netket(dim):
         (grad, laplacian), want_grad, trace = jax.vmap(derivatives, (None, 0))(model, x)
         np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(laplacian, trace, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "dim, n_particles, n_layers, n_heads, activation",
+    [(1, 3, 1, 1, "tanh"), (2, 5, 3, 2, "gelu"), (3, 4, 2, 3, "softplus"), (2, 2, 2, 2, "gelu")],
+)
+def test_written_out_laplacian_matches_folx(dim, n_particles, n_layers, n_heads, activation):
+    # The MPNN's own forward Laplacian and folx's generic one on the same function,
+    # with a different weight (inverse mass) on every coordinate.
+    from eqxnqs._models._periodic import folx_grad_and_laplacian
+
+    box = BOXES[dim]
+    mpnn = eqxnqs.MPNN(
+        box,
+        n_particles,
+        node_features=5,
+        edge_features=4,
+        n_layers=n_layers,
+        n_heads=n_heads,
+        head_features=3,
+        readout_features=4,
+        activation=activation,
+        key=jax.random.key(n_layers),
+    )
+    model = _perturbed(mpnn, seed=dim)
+    x = random_configurations(jax.random.key(8), 4, n_particles, box)
+    weights = jnp.linspace(0.5, 1.5, n_particles * dim)
+
+    @eqx.filter_jit
+    def both(m, y):
+        return m.grad_and_laplacian(y, weights), folx_grad_and_laplacian(m, y, weights)
+
+    (grad, laplacian), (want_grad, want) = jax.vmap(both, (None, 0))(model, x)
+    scale = np.max(np.abs(want_grad))
+    np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12 * scale)
+    np.testing.assert_allclose(laplacian, want, rtol=1e-10, atol=1e-12 * np.max(np.abs(want)))
+    assert np.all(np.abs(want) > 1e-3)  # nothing trivially zero
 
 
 def test_sum_with_an_mpnn_takes_the_generic_routes(tmp_path):

@@ -27,8 +27,10 @@ for the cusp, as the paper does.
 
 Edges are stored as ``(N, N - 1, features)``: edge ``[i, s]`` joins ``i``
 to ``j = (i + 1 + s) mod N``, so gathering ``h_j`` is a static index and no
-sum needs a scatter. The cost per configuration is O(N^2) per layer; the
-kinetic energy takes folx's forward Laplacian (`grad_and_laplacian`).
+sum needs a scatter. The cost per configuration is O(N^2) per layer. The
+kinetic energy's gradient and Laplacian (`grad_and_laplacian`) come from a
+forward Laplacian written out for this network (`_mpnn_laplacian`), which
+uses its pair-local first layer and constant initial nodes.
 """
 
 import math
@@ -43,6 +45,7 @@ from .._geometry import check_box
 from .._typing import RealArray, typechecked
 from ._activations import activation_by_name
 from ._mlp import MLP, _dense
+from ._mpnn_laplacian import mpnn_grad_and_laplacian
 from ._periodic import PeriodicLogAmplitude
 
 _kernel_init = jax.nn.initializers.lecun_normal()
@@ -263,3 +266,15 @@ class MPNN(PeriodicLogAmplitude):
         self.check_configuration(x)
         e = self.pair_states(jnp.asarray(x, dtype=jnp.float64))
         return 0.5 * jnp.sum(self.readout(e))
+
+    def grad_and_laplacian(
+        self, x: Float[Array, " n_dof"], weights: Float[Array, "..."]
+    ) -> tuple[Float[Array, " n_dof"], Float[Array, ""]]:
+        """``d log psi / dx_k`` and ``sum_k w_k d^2 log psi / dx_k^2``, exact.
+
+        A forward Laplacian written out for this network: about 2.5x fewer
+        operations than folx's on the same function (README, "MPNN kinetic
+        energy"). ``weights``: a scalar or one positive value per coordinate.
+        """
+        self.check_configuration(x)
+        return mpnn_grad_and_laplacian(self, jnp.asarray(x, dtype=jnp.float64), weights)
