@@ -137,6 +137,14 @@ def test_routes_taken():
     )
     gauss = states["gaussian"]
     assert single_sample_model(gauss._apply_fun, gauss.variables) is None
+    # An MCState built from netket_log_amplitude's (apply_fun, variables), a bound method.
+    model = states["eqxnqs"]
+    apply_fun, variables = eqxnqs.netket_log_amplitude(eqxnqs.model_from_state(model))
+    for logpsi in (
+        apply_fun,
+        nk.vqs.MCState(model.sampler, apply_fun=apply_fun, variables=variables)._apply_fun,
+    ):
+        assert isinstance(single_sample_model(logpsi, variables), eqxnqs.DeepSetRelDistance)
 
 
 def test_folx_route_for_netkets_flax_model():

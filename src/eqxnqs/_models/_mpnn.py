@@ -267,6 +267,17 @@ class MPNN(PeriodicLogAmplitude):
         e = self.pair_states(jnp.asarray(x, dtype=jnp.float64))
         return 0.5 * jnp.sum(self.readout(e))
 
+    @property
+    def samples_per_step(self) -> int:
+        """Samples `eqxnqs.KineticEnergy` vectorises at a time: about 2^22 Jacobian entries.
+
+        An edge Jacobian holds ``N (N - 1) edge_features N D`` numbers per
+        sample (835,200 at N = 30 in 2D); measured there, 4 to 8 samples per
+        step are 1.4x faster than 36 or a vmap over all of them.
+        """
+        n = self.n_particles
+        return max(1, 2**22 // (n * (n - 1) * self.edge_features * self.n_dof))
+
     def grad_and_laplacian(
         self, x: Float[Array, " n_dof"], weights: Float[Array, "..."]
     ) -> tuple[Float[Array, " n_dof"], Float[Array, ""]]:

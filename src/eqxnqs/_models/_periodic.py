@@ -55,6 +55,16 @@ class PeriodicLogAmplitude(eqx.Module):
         """Number of pairs ``i < j``."""
         return n_pairs(self.n_particles)
 
+    @property
+    def samples_per_step(self) -> int:
+        """Samples that `eqxnqs.KineticEnergy` vectorises at a time (then ``lax.map``).
+
+        Enough to vectorise, few enough that the per-sample intermediates of
+        `grad_and_laplacian` stay in cache: ``2^17 / n_dof^2`` (measured on
+        the DeepSet: ~2x faster than one vmap over 1024 samples at N = 16, D = 3).
+        """
+        return max(1, 2**17 // self.n_dof**2)
+
     def check_configuration(self, x) -> None:
         """Refuse anything but one configuration of shape ``(n_particles * dim,)``."""
         if x.shape != (self.n_dof,):

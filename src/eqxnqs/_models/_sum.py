@@ -88,3 +88,8 @@ class SumLogAmplitude(PairwiseLogAmplitude):
         self.check_configuration(x)
         parts = [term.grad_and_laplacian(jnp.asarray(x), weights) for term in self.terms]
         return jax.tree.map(lambda *a: sum(a), *parts)
+
+    @property
+    def samples_per_step(self) -> int:
+        """The smallest of the terms' (the largest intermediates decide)."""
+        return min(term.samples_per_step for term in self.terms)
