@@ -283,9 +283,10 @@ class MPNN(PeriodicLogAmplitude):
     ) -> tuple[Float[Array, " n_dof"], Float[Array, ""]]:
         """``d log psi / dx_k`` and ``sum_k w_k d^2 log psi / dx_k^2``, exact.
 
-        A forward Laplacian written out for this network: about 2.5x fewer
-        operations than folx's on the same function (README, "MPNN kinetic
-        energy"). ``weights``: a scalar or one positive value per coordinate.
+        A forward Laplacian written out for this network: 2.5x fewer
+        operations than folx's on the same function (README, "The MPNN's
+        kinetic energy"). ``weights``: a scalar or one positive value per
+        coordinate.
         """
         self.check_configuration(x)
         return mpnn_grad_and_laplacian(self, jnp.asarray(x, dtype=jnp.float64), weights)
