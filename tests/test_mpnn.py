@@ -122,7 +122,8 @@ def test_kinetic_energy_is_exact_against_netket(dim):
 
 @pytest.mark.parametrize(
     "dim, n_particles, n_layers, n_heads, activation",
-    [(1, 3, 1, 1, "tanh"), (2, 5, 3, 2, "gelu"), (3, 4, 2, 3, "softplus"), (2, 2, 2, 2, "gelu")],
+    # the kinetic-energy test above covers D = 1, 2 with 2 layers, 2 heads and gelu
+    [(3, 4, 3, 3, "softplus"), (2, 2, 1, 1, "tanh")],
 )
 def test_written_out_laplacian_matches_folx(dim, n_particles, n_layers, n_heads, activation):
     # The MPNN's own forward Laplacian and folx's generic one on the same function,
