@@ -153,6 +153,21 @@ def test_run_config_speaks_python_and_resolves_once():
         eqxnqs.RunConfig(driver="vmc", clip_local_energy=None, max_norm=100.0)
     # "auto" is no trust region without SR, 100 with it (10 for the MPNN)
     assert eqxnqs.RunConfig(driver="vmc", clip_local_energy=None).max_norm is None
+    # SR defaults: cautious for the MPNN and for helium-3d, where the DeepSet blew up
+    sr = {
+        (system, model): (config.diag_shift, config.max_norm)
+        for system in ("helium", "helium-3d")
+        for model in ("deepset", "mpnn")
+        for config in [eqxnqs.RunConfig(system=system, model=model)]
+    }
+    assert sr == {
+        ("helium", "deepset"): (0.01, 100.0),
+        ("helium", "mpnn"): (0.1, 10.0),
+        ("helium-3d", "deepset"): (0.1, 10.0),
+        ("helium-3d", "mpnn"): (0.1, 10.0),
+    }
+    explicit = eqxnqs.RunConfig(system="helium-3d", diag_shift=0.02, max_norm=50.0)
+    assert (explicit.diag_shift, explicit.max_norm) == (0.02, 50.0)
     with pytest.raises(eqxnqs.ConfigError, match="v0 must be a positive number; got nan"):
         eqxnqs.RunConfig(v0=float("nan"))
     config = eqxnqs.RunConfig(layers_phi=3, features_phi=[8], layers_rho=2, features_rho=(4,))

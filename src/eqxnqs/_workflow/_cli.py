@@ -196,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         group,
         "diag-shift",
         float,
-        "SR diagonal shift (vmc_sr); default 0.01, 0.1 with --model mpnn",
+        "SR diagonal shift (vmc_sr); default 0.01, 0.1 with --model mpnn or helium-3d",
     )
     option(
         group,
@@ -211,7 +211,8 @@ def _parser() -> argparse.ArgumentParser:
         _optional_float_or_auto,
         "trust region: scale SR updates dp down to "
         "sqrt(dp^T S dp) <= this (vmc_sr; with sgd, log psi changes by at most "
-        "learning-rate * max-norm per step), 'none', or 'auto' (100; 10 with --model mpnn)",
+        "learning-rate * max-norm per step), 'none', or 'auto' (100; 10 with --model mpnn "
+        "or helium-3d)",
     )
     option(group, "n-iter", int, "total number of iterations")
     option(group, "seed", int, "seed of parameters and sampler")

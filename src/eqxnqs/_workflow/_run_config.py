@@ -130,14 +130,14 @@ class RunConfig:
     optimizer: str = "sgd"
     learning_rate: float = 0.01
     # SR's diagonal shift (None: 0.01 for the DeepSet, 0.1 for the MPNN, whose SR
-    # updates on helium grew without bound at 0.01)
+    # updates on helium grew without bound at 0.01, and for helium-3d)
     diag_shift: float | None = None
     # local energies clipped to median +- this many mean absolute deviations,
     # in the gradient only (None: NetKet's update)
     clip_local_energy: float | None = 5.0
     # trust region: updates scaled to sqrt(dp^T S dp) <= max_norm (None: unbounded;
     # "auto": 100 for the DeepSet, 10 for the MPNN, whose energy on 1D helium jumped
-    # from 5.3 to 17 after 70 iterations at 100 and stayed at 5.3 at 10)
+    # from 5.3 to 17 after 70 iterations at 100 and stayed at 5.3 at 10, and for helium-3d)
     max_norm: float | str | None = "auto"
     n_iter: int = 100
     seed: int = 0
@@ -205,10 +205,11 @@ class RunConfig:
             self.system != "calogero-sutherland" or self.dim == 1,
             f"calogero-sutherland is one-dimensional; got dim {self.dim}.",
         )
+        cautious = self.model == "mpnn" or SYSTEM_PRESETS[self.system].cautious_sr
         if self.diag_shift is None:
-            object.__setattr__(self, "diag_shift", 0.1 if self.model == "mpnn" else 0.01)
+            object.__setattr__(self, "diag_shift", 0.1 if cautious else 0.01)
         if self.max_norm == "auto":
-            auto = (10.0 if self.model == "mpnn" else 100.0) if self.driver == "vmc_sr" else None
+            auto = (10.0 if cautious else 100.0) if self.driver == "vmc_sr" else None
             object.__setattr__(self, "max_norm", auto)
         require(
             isinstance(self.diag_shift, (int, float))
