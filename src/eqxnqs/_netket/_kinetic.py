@@ -34,17 +34,12 @@ from netket.jax.sharding import sharding_decorator
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
-from .._models._periodic import PeriodicLogAmplitude, folx_grad_and_laplacian
+from .._models._periodic import (
+    PeriodicLogAmplitude,
+    default_samples_per_step,
+    folx_grad_and_laplacian,
+)
 from ._framework import wrapped_model
-
-# Samples per `lax.map` step for a model that does not say
-# (`PeriodicLogAmplitude.samples_per_step`): enough to vectorise, few enough
-# that the per-pair intermediates stay in cache.
-_ELEMENTS_PER_STEP = 2**17
-
-
-def _steps_batch(n_dof: int) -> int:
-    return max(1, _ELEMENTS_PER_STEP // n_dof**2)
 
 
 def _closure_objects(fn, depth: int = 0):
@@ -104,7 +99,9 @@ def _local_values(logpsi: Callable, operator: "KineticEnergy", params, x):
     return jax.lax.map(
         lambda xs: operator._expect_kernel_single(logpsi, params, xs),
         x,
-        batch_size=_steps_batch(x.shape[-1]) if model is None else model.samples_per_step,
+        batch_size=default_samples_per_step(x.shape[-1])
+        if model is None
+        else model.samples_per_step,
     )
 
 
