@@ -205,6 +205,24 @@ def test_pairwise_route_equals_the_generic_route_and_is_invariant(box):
     np.testing.assert_allclose(again.g1.mean, fast.g1.mean, rtol=1e-10)
 
 
+def test_one_body_density_matrix_bounds_its_memory(monkeypatch):
+    # A tiny budget forces one displacement per step: the same numbers.
+    from eqxnqs._observables import _one_body
+
+    box = (3.0, 4.0)
+    mpnn = eqxnqs.MPNN(box, 4, node_features=4, edge_features=4, key=jax.random.key(0))
+    readout = mpnn.readout.layers[-1]
+    model = eqx.tree_at(
+        lambda m: m.readout.layers[-1].weight, mpnn, 0.5 * jnp.ones_like(readout.weight)
+    )
+    samples = _uniform((2, 3, 4), box, seed=5)
+    whole = eqxnqs.one_body_density_matrix(model, samples, n_points=4)
+    monkeypatch.setattr(_one_body, "ELEMENTS_PER_STEP", 1)
+    stepped = eqxnqs.one_body_density_matrix(model, samples, n_points=4)
+    np.testing.assert_allclose(stepped.g1.mean, whole.g1.mean, rtol=1e-12)
+    assert np.ptp(whole.g1.mean) > 1e-3  # psi is not constant
+
+
 def test_energy_split_adds_up_to_the_energy():
     system = eqxnqs.helium_1d(4, 0.3)
     model = eqxnqs.DeepSetRelDistance.from_hilbert(

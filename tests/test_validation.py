@@ -166,6 +166,12 @@ def test_run_config_speaks_python_and_resolves_once():
         ("helium-3d", "deepset"): (0.1, 10.0),
         ("helium-3d", "mpnn"): (0.1, 10.0),
     }
+    # g1 and n(k): the MPNN pays a forward pass per displaced particle, so fewer samples
+    assert eqxnqs.RunConfig().g1_samples == 1024
+    assert eqxnqs.RunConfig(model="mpnn").g1_samples == 64
+    assert eqxnqs.RunConfig(model="mpnn", n_chains=128).g1_samples == 128
+    with pytest.raises(eqxnqs.ConfigError, match="g1_samples must be a positive integer"):
+        eqxnqs.RunConfig(g1_samples=0)
     explicit = eqxnqs.RunConfig(system="helium-3d", diag_shift=0.02, max_norm=50.0)
     assert (explicit.diag_shift, explicit.max_norm) == (0.02, 50.0)
     with pytest.raises(eqxnqs.ConfigError, match="v0 must be a positive number; got nan"):

@@ -33,7 +33,7 @@ import numpy as np
 
 from .._geometry import check_box, minimum_image
 from .._models._pairwise import PairwiseLogAmplitude
-from ._statistics import Estimate, as_chains, chain_estimate, per_sample
+from ._statistics import ELEMENTS_PER_STEP, Estimate, as_chains, chain_estimate, per_sample
 
 #: Displacements per axis when `n_points` is not given, by dimension.
 DEFAULT_POINTS = {1: 32, 2: 12, 3: 8}
@@ -154,6 +154,17 @@ def one_body_density_matrix(
     if jnp.issubdtype(jax.eval_shape(model, samples[0, 0]).dtype, jnp.complexfloating):
         raise ValueError("one_body_density_matrix needs a real log-amplitude (a positive psi).")
 
+    # Memory: one sample's displacements go a few at a time, so that
+    # (displacements per step) x N x (one log-ratio's working memory) stays
+    # near ELEMENTS_PER_STEP numbers; for a whole forward pass per log-ratio
+    # (the MPNN at N = 30 in 2D) all of them at once would need tens of GB.
+    x0 = samples[0, 0]
+    per_ratio = _working_elements(
+        lambda x, prepared: log_ratio(x, prepared, 0, x[:dim]), x0, prepare(x0)
+    )
+    per_displacement = n_particles * max(per_ratio, n_particles)
+    displacements_per_step = max(1, min(len(grid), ELEMENTS_PER_STEP // per_displacement))
+
     def one(x):
         prepared = prepare(x)
         positions = x.reshape(n_particles, dim)
@@ -166,9 +177,9 @@ def one_body_density_matrix(
             # psi(x) / psi(x) = 1 at r = 0, without the rounding of two evaluations.
             return jnp.where(jnp.all(r == 0), 1.0, ratio)
 
-        return jax.vmap(at)(displacements)
+        return jax.lax.map(at, displacements, batch_size=displacements_per_step)
 
-    g1_values = per_sample(one, samples, n_particles * len(grid) * n_particles)
+    g1_values = per_sample(one, samples, displacements_per_step * per_displacement)
     momenta = _grid_momenta(box, n_points)
     cosines = jnp.cos(displacements @ jnp.asarray(momenta, samples.dtype).T)  # (n_r, n_k)
     n_k_values = n_particles * (g1_values @ cosines) / len(grid)
@@ -191,6 +202,17 @@ def one_body_density_matrix(
         largest_sample_share=share,
         n_samples=int(samples.shape[0] * samples.shape[1]),
     )
+
+
+def _working_elements(fn, *args) -> int:
+    """Numbers (float64-sized) of XLA's working memory for one call ``fn(*args)``.
+
+    From the compiled call's memory analysis; ``0`` where the backend gives none.
+    """
+    memory = jax.jit(fn).lower(*args).compile().memory_analysis()
+    if memory is None:
+        return 0
+    return int(memory.temp_size_in_bytes + memory.output_size_in_bytes) // 8
 
 
 def _grid_momenta(box: tuple[float, ...], n_points: int) -> np.ndarray:

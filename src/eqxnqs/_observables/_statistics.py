@@ -55,7 +55,11 @@ def chain_estimate(values: Float[Array, "n_chains n_per_chain ..."]) -> Estimate
     return Estimate(*(np.asarray(a).reshape(shape) for a in (stats.mean, error, r_hat)))
 
 
-def per_sample(fn, samples, work_per_sample: int, *, elements_per_step: int = 2**22):
+#: Numbers (float64) that one vectorised step of an observable may hold: 32 MiB.
+ELEMENTS_PER_STEP = 2**22
+
+
+def per_sample(fn, samples, work_per_sample: int, *, elements_per_step: int = ELEMENTS_PER_STEP):
     """``fn`` of every sample of ``(n_chains, n_per_chain, n_dof)``, a few samples at a time.
 
     `fn` maps one configuration to an array; `work_per_sample` (the size of

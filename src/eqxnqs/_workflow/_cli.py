@@ -219,7 +219,11 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "checkpoint-every", int, "iterations between checkpoints")
     option(group, "g-r-bins", int, "bins of the pair distribution g(r)")
     option(
-        group, "g1-samples", int, "final samples used for g1(r), n(k) and the condensate fraction"
+        group,
+        "g1-samples",
+        int,
+        "final samples used for g1(r), n(k) and the condensate fraction "
+        "(default: 1024; with --model mpnn, --n-chains but at least 64)",
     )
     option(
         group,
