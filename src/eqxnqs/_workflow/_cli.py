@@ -252,9 +252,10 @@ def config_from_args(args, argv=None) -> RunConfig:
     values["zero_readout"] = not args.random_readout
     values["positive_cusp"] = not args.linear_cusp
     given = _given_options(sys.argv[1:] if argv is None else argv)
-    for name in ("clip_local_energy", "max_norm"):
-        if values["driver"] != "vmc_sr" and name not in given:
-            values[name] = None  # both are part of the vmc_sr update only
+    # Clipping is part of the vmc_sr update only (max_norm's "auto" already resolves
+    # to none without it).
+    if values["driver"] != "vmc_sr" and "clip_local_energy" not in given:
+        values["clip_local_energy"] = None
     if args.netket_example:
         for name, value in NETKET_EXAMPLE.items():
             if name not in given:
