@@ -13,7 +13,9 @@ the ``N - 1`` pair terms that involve it:
 
 so with `SingleParticleMetropolis` a proposal costs O(N). The sums are
 rebuilt from scratch at the start of every sweep, so rounding does not
-accumulate. Any other model gets the same Markov chain with whole forward
+accumulate. In a `SumLogAmplitude` the terms that sum pairs are updated so
+and the others (an MPNN, a `TripletJastrow`) take a forward pass per
+proposal; any other model gets the same Markov chain with whole forward
 passes.
 """
 
@@ -27,6 +29,7 @@ from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
 from .._geometry import box_from_hilbert
 from .._models._pairwise import PairwiseLogAmplitude
+from .._models._sum import SumLogAmplitude
 from ._framework import wrapped_model
 
 START_CHOICES = ("lattice", "uniform")
@@ -208,14 +211,30 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
-def incremental_model(machine, parameters) -> PairwiseLogAmplitude | None:
-    """The model behind a sampler's ``machine``, if its moves can be updated in O(N)."""
+def _sums_pairs(model) -> bool:
+    return isinstance(model, PairwiseLogAmplitude) and model.sums_pairs
+
+
+def incremental_model(machine, parameters) -> tuple[PairwiseLogAmplitude, tuple] | None:
+    """The model behind a sampler's ``machine`` split as ``(pairwise, others)``.
+
+    ``pairwise`` is the part whose moves are updated in O(N): the whole model
+    if it sums pairs, else the terms of a `SumLogAmplitude` that do (e.g.
+    the DeepSet of a DeepSet x `TripletJastrow`); ``others`` are the
+    remaining terms, evaluated whole per proposal. None if no part sums pairs.
+    """
     if not isinstance(machine, EquinoxWrapper):
         return None
     model = wrapped_model(machine, parameters)
-    if isinstance(model, PairwiseLogAmplitude) and model.sums_pairs:
-        return model
-    return None
+    if _sums_pairs(model):
+        return model, ()
+    if not isinstance(model, SumLogAmplitude):
+        return None
+    pairwise = tuple(term for term in model.terms if _sums_pairs(term))
+    others = tuple(term for term in model.terms if not _sums_pairs(term))
+    if not pairwise:
+        return None
+    return (pairwise[0] if len(pairwise) == 1 else SumLogAmplitude(*pairwise)), others
 
 
 class SingleParticleMetropolis(MetropolisSampler):
@@ -246,13 +265,17 @@ class SingleParticleMetropolis(MetropolisSampler):
         super().__init__(hilbert, rule, **kwargs)
 
     def _sample_next(self, machine, parameters, state):
-        model = incremental_model(machine, parameters)
-        if model is None or self.chunk_size is not None:
+        split = incremental_model(machine, parameters)
+        if split is None or self.chunk_size is not None:
             return super()._sample_next(machine, parameters, state)
+        model, others = split
         n_particles, dim = model.n_particles, model.dim
 
-        def log_prob_of(pair_sum):
-            return self.machine_pow * jax.vmap(model.readout)(pair_sum)
+        def log_prob_of(pair_sum, x):
+            log_psi = jax.vmap(model.readout)(pair_sum)
+            for term in others:
+                log_psi = log_psi + jax.vmap(term)(x)
+            return self.machine_pow * log_psi
 
         def where(accept, new, old):
             return jax.tree.map(
@@ -261,7 +284,7 @@ class SingleParticleMetropolis(MetropolisSampler):
 
         # The pair sums of every chain, rebuilt from scratch once per sweep.
         pair_sum = jax.vmap(model.pair_sum)(state.σ)
-        state = state.replace(log_prob=log_prob_of(pair_sum))
+        state = state.replace(log_prob=log_prob_of(pair_sum, state.σ))
         width = self.rule.width(state)
 
         def change(x, particle, position):
@@ -277,7 +300,7 @@ class SingleParticleMetropolis(MetropolisSampler):
             proposal_sum = jax.tree.map(
                 jnp.add, pair_sum, jax.vmap(change)(state.σ, particle, moved)
             )
-            proposal_log_prob = log_prob_of(proposal_sum)
+            proposal_log_prob = log_prob_of(proposal_sum, proposal)
             uniform = jax.random.uniform(key2, shape=(self.n_batches,))
             accept = uniform < jnp.exp(proposal_log_prob - state.log_prob)
             state = state.replace(

@@ -152,6 +152,11 @@ def _parser() -> argparse.ArgumentParser:
     option(
         group, "jastrow-init", float, "starting b (mcmillan, in length units) or beta (power-law)"
     )
+    group.add_argument(
+        "--three-body",
+        action="store_true",
+        help="multiply by the triplet factor of Schmidt et al. (learnable, starts at 1)",
+    )
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
     group.add_argument(
         "--linear-cusp",

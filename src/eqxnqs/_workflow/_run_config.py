@@ -113,6 +113,9 @@ class RunConfig:
     # "power-law" (beta sum log|d|), starting at b or beta = jastrow_init
     jastrow: str | None = None
     jastrow_init: float = 1.0
+    # times the triplet (three-body) factor of Schmidt et al., starting at 1
+    # (lambda = 0; its range r_t = 1 and width w_t = 0.5 in the system's length unit)
+    three_body: bool = False
     # sampler: eqxnqs's single-particle moves, or NetKet's all-particle Gaussian ones
     sampler: str = "single-particle"
     # the starting step width; adapted before every sampling towards this
@@ -273,6 +276,14 @@ class RunConfig:
         choice("sampler", SAMPLERS)
         if self.jastrow is not None:
             choice("jastrow", JASTROWS)
+        require(
+            isinstance(self.three_body, bool),
+            f"three_body must be True or False; got {self.three_body!r}.",
+        )
+        require(
+            not self.three_body or self.n_particles >= 3,
+            f"three_body needs at least 3 particles; got n_particles {self.n_particles}.",
+        )
         choice("model", MODELS)
         require(
             not (

@@ -20,6 +20,7 @@ from .._models._mpnn import MPNN
 from .._models._pooling import pooling_name
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
+from .._models._triplet import TripletJastrow
 
 FORMAT = "eqxnqs-model"
 FORMAT_VERSION = 1
@@ -88,6 +89,7 @@ MODEL_CLASSES = {
     "DeepSetRelDistance": (DeepSetRelDistance, _deepset_hyperparameters, _deepset_from),
     "McMillanJastrow": (McMillanJastrow, _jastrow_hyperparameters, _jastrow_from(McMillanJastrow)),
     "PowerLawJastrow": (PowerLawJastrow, _jastrow_hyperparameters, _jastrow_from(PowerLawJastrow)),
+    "TripletJastrow": (TripletJastrow, _jastrow_hyperparameters, _jastrow_from(TripletJastrow)),
     "MPNN": (MPNN, _mpnn_hyperparameters, _mpnn_from),
     "SumLogAmplitude": (SumLogAmplitude, _sum_hyperparameters, _sum_from),
 }

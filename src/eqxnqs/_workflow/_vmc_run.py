@@ -16,6 +16,7 @@ from .._models._mpnn import MPNN
 from .._models._periodic import PeriodicLogAmplitude
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
+from .._models._triplet import TripletJastrow
 from .._netket._adapter import make_mcstate, model_from_state
 from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
 from .._netket._vmc_sr import VMC_SR
@@ -54,7 +55,8 @@ class RunFolderError(ValueError):
 
 def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     """The network of `config` (DeepSet, or MPNN times its McMillan cusp factor),
-    times the Jastrow factor that `config.jastrow` names, if any."""
+    times the Jastrow factor that `config.jastrow` names, if any, and the
+    triplet factor if `config.three_body`."""
     key = jax.random.key(config.seed)
     if config.model == "mpnn":
         terms = [
@@ -112,6 +114,8 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
         )
     elif config.jastrow == "power-law":
         terms.insert(0, PowerLawJastrow(system.box, system.n_particles, beta=config.jastrow_init))
+    if config.three_body:
+        terms.append(TripletJastrow(system.box, system.n_particles))
     return terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
 
 

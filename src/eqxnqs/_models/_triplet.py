@@ -1,0 +1,163 @@
+r"""The triplet (three-body) Jastrow factor of Schmidt, Kalos, Lee and Chester.
+
+.. math::
+    \log\psi = -\frac{\lambda}{2} \sum_i \lvert G_i \rvert^2, \qquad
+    G_i = \sum_{j \ne i} \xi(\lvert d_{ij} \rvert)\, s_{ij}, \qquad
+    \xi(r) = \exp\!\Big(-\Big(\frac{r - r_t}{w_t}\Big)^2\Big),
+
+K. E. Schmidt, M. H. Kalos, M. A. Lee and G. V. Chester, PRL 45, 573
+(1980). ``G_i`` is a weighted vector sum of particle ``i``'s neighbours at
+distance about ``r_t``; ``|G_i|^2`` expands into terms of three particles
+``i, j, k`` (and two, ``j = k``), so the factor adds the correlations of
+triplets that a pair function (a Jastrow factor, or a DeepSet of pair
+distances, whose only many-body freedom is a function of one global sum)
+does not have. For liquid helium it lowers the variational energy by a
+good part of the gap between the best pair wavefunction and the exact one.
+
+Periodic versions of the vector and distance, smooth everywhere:
+``s = (L / 2 pi) sin(2 pi u / L)`` per axis (odd and periodic, ``u`` for
+close particles) and ``|d|`` the chord distance (`chord_distance`). Their
+product ``g(u) = xi(|d(u)|) s(u)`` is odd, so its Jacobian ``J`` is even and
+its second derivatives ``H`` odd in ``u``, and with ``Delta_kj = G_k - G_j``
+
+.. math::
+    \partial_{ka}\log\psi = -\lambda \sum_{j\ne k} \Delta_{kj} \cdot J_{kj,\cdot a},
+    \qquad
+    \partial^2_{ka}\log\psi = -\lambda \Big( \Big\lvert \sum_{j \ne k} J_{kj,\cdot a}
+        \Big\rvert^2 + \sum_{j\ne k} \lvert J_{kj,\cdot a} \rvert^2
+        + \sum_{j\ne k} \Delta_{kj} \cdot H_{kj,\cdot aa} \Big),
+
+exact in O(N^2 D^2) (`TripletJastrow.grad_and_laplacian`).
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._geometry import check_box, chord_distance
+from .._typing import RealArray, typechecked
+from ._jastrow import inverse_softplus
+from ._periodic import PeriodicLogAmplitude
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number; got {value!r}.")
+    return float(value)
+
+
+class TripletJastrow(PeriodicLogAmplitude):
+    """``log psi = -(lambda/2) sum_i |sum_{j != i} xi(|d_ij|) s_ij|^2``; see the module docstring.
+
+    Learnable: ``lambda`` (any sign, in 1 / length^2; 0 by default, so the
+    factor starts as 1), and the centre ``r_t > 0`` and width ``w_t > 0`` of
+    ``xi`` (stored as ``c`` with value ``softplus(c)``). Lengths are in the
+    unit of the box.
+    """
+
+    strength: Float[Array, ""]
+    c_center: Float[Array, ""]
+    c_width: Float[Array, ""]
+    box: tuple[float, ...] = eqx.field(static=True)
+    n_particles: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        box,
+        n_particles: int,
+        *,
+        strength: float = 0.0,
+        center: float = 1.0,
+        width: float = 0.5,
+    ):
+        """**Arguments:** `box` (side lengths), `n_particles` (>= 3: with two
+        particles ``|G_1|^2 = |G_2|^2`` is a pair function), and the starting
+        `strength` lambda, `center` r_t and `width` w_t (for helium in units of
+        r_m, about the nearest-neighbour distance: 1 and 0.5 by default)."""
+        self.box = check_box(box)
+        if not isinstance(n_particles, int) or isinstance(n_particles, bool) or n_particles < 3:
+            raise ValueError(f"n_particles must be an integer >= 3; got {n_particles!r}.")
+        if isinstance(strength, bool) or not isinstance(strength, (int, float)):
+            raise ValueError(f"strength must be a real number; got {strength!r}.")
+        self.n_particles = n_particles
+        self.strength = jnp.asarray(float(strength), dtype=jnp.float64)
+        self.c_center = inverse_softplus(_positive("center", center))
+        self.c_width = inverse_softplus(_positive("width", width))
+
+    @property
+    def center(self) -> Float[Array, ""]:
+        """``r_t = softplus(c_center)``."""
+        return jax.nn.softplus(self.c_center)
+
+    @property
+    def width(self) -> Float[Array, ""]:
+        """``w_t = softplus(c_width)``."""
+        return jax.nn.softplus(self.c_width)
+
+    def hyperparameters(self) -> dict:
+        return dict(box=self.box, n_particles=self.n_particles)
+
+    def pair_vector(self, u: Float[Array, " dim"]) -> Float[Array, " dim"]:
+        """``g(u) = xi(|d(u)|) s(u)`` for one displacement ``u = x_i - x_j``."""
+        box = jnp.asarray(self.box, dtype=u.dtype)
+        r = chord_distance(u, box)
+        xi = jnp.exp(-(((r - self.center) / self.width) ** 2))
+        return xi * box / (2 * jnp.pi) * jnp.sin(2 * jnp.pi * u / box)
+
+    def _displacements(self, x):
+        """``x_i - x_j`` for all i, j, with the diagonal (i = j) moved to ``L/2``
+        (where the chord distance is smooth), and the off-diagonal mask."""
+        positions = x.reshape(self.n_particles, self.dim)
+        u = positions[:, None, :] - positions[None, :, :]
+        off = ~jnp.eye(self.n_particles, dtype=bool)
+        u = jnp.where(off[..., None], u, jnp.asarray(self.box, dtype=x.dtype) / 2)
+        return u, off
+
+    def _neighbour_sums(self, g, off):
+        return jnp.sum(jnp.where(off[..., None], g, 0.0), axis=1)
+
+    @typechecked
+    def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
+        """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
+        self.check_configuration(x)
+        x = jnp.asarray(x)
+        u, off = self._displacements(x)
+        g = jax.vmap(jax.vmap(self.pair_vector))(u)
+        G = self._neighbour_sums(g, off)
+        return -0.5 * self.strength * jnp.sum(G**2)
+
+    def grad_and_laplacian(self, x, weights):
+        """Exact gradient and weighted Laplacian in O(N^2 D^2) (module docstring)."""
+        self.check_configuration(x)
+        x = jnp.asarray(x)
+        u, off = self._displacements(x)
+
+        def jets(u):
+            # Forward-over-forward along each axis a: J[:, a] and H[:, a, a].
+            def along(axis):
+                tangent = jnp.eye(self.dim, dtype=u.dtype)[axis]
+
+                def first(u):
+                    return jax.jvp(self.pair_vector, (u,), (tangent,))[1]
+
+                jac, hess = jax.jvp(first, (u,), (tangent,))
+                return jac, hess
+
+            jac, hess = jax.vmap(along, out_axes=-1)(jnp.arange(self.dim))
+            return self.pair_vector(u), jac, hess
+
+        g, J, H = jax.vmap(jax.vmap(jets))(u)  # (N, N, D), (N, N, D, D) [component, axis]
+        mask = off[..., None, None]
+        J = jnp.where(mask, J, 0.0)
+        H = jnp.where(mask, H, 0.0)
+        G = self._neighbour_sums(g, off)
+        delta = G[:, None, :] - G[None, :, :]  # (N, N, D): G_k - G_j
+        grad = -self.strength * jnp.einsum("kjc,kjca->ka", delta, J)
+        second = -self.strength * (
+            jnp.sum(jnp.sum(J, axis=1) ** 2, axis=1)
+            + jnp.einsum("kjca,kjca->ka", J, J)
+            + jnp.einsum("kjc,kjca->ka", delta, H)
+        )
+        w = jnp.broadcast_to(jnp.asarray(weights, dtype=x.dtype), x.shape)
+        return grad.reshape(-1), jnp.sum(w * second.reshape(-1))
