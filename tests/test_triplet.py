@@ -1,0 +1,196 @@
+"""The triplet Jastrow factor: its formula, exact derivatives, symmetries and routes."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import eqxnqs
+from helpers import random_configurations
+
+BOXES = {1: (5.0,), 2: (3.0, 4.0), 3: (2.5, 3.0, 2.8)}
+N = 5
+
+
+def _triplet(dim, n=N, **kwargs):
+    kwargs = {"strength": -0.8, "center": 0.9, "width": 0.6, **kwargs}
+    return eqxnqs.TripletJastrow(BOXES[dim], n, **kwargs)
+
+
+def _by_loops(positions, box, strength, center, width):
+    """log psi written out particle by particle, with numpy."""
+    n, dim = positions.shape
+    total = 0.0
+    for i in range(n):
+        g_i = np.zeros(dim)
+        for j in range(n):
+            if j == i:
+                continue
+            u = positions[i] - positions[j]
+            r = np.linalg.norm(box / np.pi * np.sin(np.pi * u / box))
+            xi = np.exp(-(((r - center) / width) ** 2))
+            g_i += xi * box / (2 * np.pi) * np.sin(2 * np.pi * u / box)
+        total += g_i @ g_i
+    return -0.5 * strength * total
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_log_psi_is_the_formula_of_schmidt_et_al(dim):
+    model = _triplet(dim)
+    box = np.asarray(BOXES[dim])
+    x = random_configurations(jax.random.key(dim), 4, N, box)
+    want = [_by_loops(np.asarray(y).reshape(N, dim), box, -0.8, 0.9, 0.6) for y in x]
+    np.testing.assert_allclose(jax.vmap(model)(x), want, rtol=1e-12)
+    assert float(model.center) == pytest.approx(0.9, rel=1e-14)
+    assert float(model.width) == pytest.approx(0.6, rel=1e-14)
+    # lambda = 0 (the default) is the factor 1
+    assert np.all(jax.vmap(eqxnqs.TripletJastrow(BOXES[dim], N))(x) == 0.0)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_derivatives_are_exact_with_per_coordinate_weights(dim):
+    box = BOXES[dim]
+    model = _triplet(dim)
+    deepset = eqxnqs.DeepSetRelDistance(
+        box, N, layers_phi=1, layers_rho=2, features_phi=4, features_rho=4,
+        cusp_exponent=5, key=jax.random.key(0),
+    )  # fmt: skip
+    total = eqxnqs.SumLogAmplitude(deepset, eqxnqs.McMillanJastrow(box, N, b=0.3), model)
+    x = random_configurations(jax.random.key(7), 6, N, box)
+    weights = jnp.asarray(np.random.default_rng(0).uniform(0.5, 2.0, N * dim))
+
+    @eqx.filter_jit
+    def derivatives(m, y):
+        return m.grad_and_laplacian(y, weights), jax.grad(m)(y), jax.hessian(m)(y)
+
+    for m in (model, total):
+        (grad, laplacian), want_grad, hessian = jax.vmap(derivatives, (None, 0))(m, x)
+        want_laplacian = jnp.einsum("k,skk->s", weights, hessian)
+        np.testing.assert_allclose(grad, want_grad, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(laplacian, want_laplacian, rtol=1e-10, atol=1e-10)
+    assert np.max(np.abs(laplacian)) > 1e-2  # the triplet's part is not negligible
+
+
+def test_kinetic_energy_matches_netket():
+    """eqxnqs.KineticEnergy (each term's own route) against NetKet's Hessian route."""
+    box = BOXES[2]
+    hilbert = eqxnqs.periodic_particles(N, box)
+    model = eqxnqs.SumLogAmplitude(eqxnqs.McMillanJastrow(box, N, b=0.3), _triplet(2))
+    x = random_configurations(jax.random.key(4), 6, N, box)
+    masses = np.repeat(np.linspace(0.7, 1.3, N), 2)
+    apply_fun, variables = eqxnqs.netket_log_amplitude(model)
+    ours = eqxnqs.KineticEnergy(hilbert, mass=masses)
+    theirs = nk.operator.KineticEnergy(hilbert, mass=masses)
+    want = jax.jit(theirs._expect_kernel, static_argnums=0)(apply_fun, variables, x)
+    got = jax.jit(ours._expect_kernel, static_argnums=0)(apply_fun, variables, x)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.max(np.abs(want)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    dim=st.sampled_from([1, 2, 3]),
+    seed=st.integers(0, 2**31 - 1),
+    images=st.lists(st.integers(-3, 3), min_size=3 * N, max_size=3 * N),
+)
+def test_log_psi_is_invariant_under_permutation_translation_and_images(dim, seed, images):
+    model = _triplet(dim, width=1.5)
+    box = np.asarray(BOXES[dim])
+    rng = np.random.default_rng(seed)
+    positions = rng.uniform(0, 1, (N, dim)) * box
+    jitted = eqx.filter_jit(model)
+    value = float(jitted(positions.reshape(-1)))
+    permuted = positions[rng.permutation(N)]
+    translated = positions + rng.uniform(-10, 10, dim)
+    shifted = positions + np.asarray(images[: N * dim]).reshape(N, dim) * box
+    for other in (permuted, translated, shifted):
+        assert float(jitted(other.reshape(-1))) == pytest.approx(value, rel=1e-11, abs=1e-11)
+
+
+def _three_particle_difference(model, positions, steps):
+    """The mixed difference over moves of particles 0, 1 and 2: sum over the 8 ways
+    to move or not move each, with sign (-1)^(number moved)."""
+    total = 0.0
+    for moved in np.ndindex(2, 2, 2):
+        y = positions.copy()
+        for particle, m in enumerate(moved):
+            y[particle] += m * steps[particle]
+        total += (-1) ** sum(moved) * float(model(jnp.asarray(y.reshape(-1))))
+    return total
+
+
+def test_it_correlates_triplets_which_a_pair_function_cannot():
+    """A sum of pair (and one-body) terms has no part that depends on three particles
+    at once, so its mixed difference over three particles' moves is zero; the triplet
+    factor's is not."""
+    box = BOXES[2]
+    positions = np.asarray([[1.0, 1.0], [1.8, 1.2], [1.3, 1.9], [2.5, 3.0], [0.2, 2.5]])
+    steps = np.asarray([[0.2, -0.1], [0.1, 0.15], [-0.15, 0.1]])
+    pair = eqxnqs.McMillanJastrow(box, N, b=0.8)
+    assert abs(_three_particle_difference(pair, positions, steps)) < 1e-12
+    triplet = _three_particle_difference(_triplet(2), positions, steps)
+    assert abs(triplet) > 1e-3
+
+
+def test_arguments_are_checked():
+    with pytest.raises(ValueError, match="n_particles must be an integer >= 3"):
+        eqxnqs.TripletJastrow(5.0, 2)
+    with pytest.raises(ValueError, match="width must be a positive number"):
+        eqxnqs.TripletJastrow(5.0, 3, width=0.0)
+    with pytest.raises(ValueError, match="center must be a positive number"):
+        eqxnqs.TripletJastrow(5.0, 3, center=-1.0)
+    with pytest.raises(ValueError, match="strength must be a real number"):
+        eqxnqs.TripletJastrow(5.0, 3, strength="big")
+    with pytest.raises(ValueError, match=r"expects x of shape \(10,\)"):
+        _triplet(2)(jnp.zeros(8))
+
+
+def test_single_particle_moves_give_netkets_chain_and_the_model_round_trips(tmp_path):
+    """With a triplet term the DeepSet is still updated in O(N) and the triplet
+    evaluated whole: the same samples as NetKet's sampler with the same rule."""
+    box = BOXES[2]
+    hilbert = eqxnqs.periodic_particles(N, box)
+    deepset = eqxnqs.DeepSetRelDistance.from_hilbert(
+        hilbert, layers_phi=2, layers_rho=2, features_phi=(6, 5), features_rho=(4, 1),
+        cusp_exponent=5, key=jax.random.key(0),
+    )  # fmt: skip
+    model = eqxnqs.SumLogAmplitude(deepset, _triplet(2, strength=-2.0))
+
+    def chains(sampler):
+        vs = eqxnqs.make_mcstate(
+            sampler, model, n_samples=96, n_discard_per_chain=8, seed=0, sampler_seed=3
+        )
+        return vs, vs.sample()
+
+    fast_vs, fast = chains(eqxnqs.SingleParticleMetropolis(hilbert, sigma=0.4, n_chains=8))
+    _, ref = chains(
+        nk.sampler.MetropolisSampler(hilbert, eqxnqs.SingleParticleGaussianRule(0.4), n_chains=8)
+    )
+    np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-12)
+    state = fast_vs.sampler_state
+    assert 0 < int(state.n_accepted) < int(state.n_steps)
+    np.testing.assert_allclose(
+        state.log_prob, 2 * fast_vs.log_value(state.σ), rtol=1e-12, atol=1e-12
+    )
+    eqxnqs.save(tmp_path / "m.eqx", model)
+    loaded = eqxnqs.load(tmp_path / "m.eqx")
+    x = random_configurations(jax.random.key(2), 3, N, box)
+    np.testing.assert_array_equal(jax.vmap(loaded)(x), jax.vmap(model)(x))
+    back = eqxnqs.model_from_state(fast_vs)
+    np.testing.assert_array_equal(jax.vmap(back)(x), jax.vmap(model)(x))
+
+
+def test_run_config_adds_the_triplet_factor():
+    from eqxnqs._workflow._vmc_run import build_model
+
+    config = eqxnqs.RunConfig(system="helium-2d", n_particles=6, three_body=True)
+    model = build_model(config, config.build_system())
+    assert [type(t).__name__ for t in model.terms] == ["DeepSetRelDistance", "TripletJastrow"]
+    assert float(model.terms[1].strength) == 0.0
+    with pytest.raises(eqxnqs.ConfigError, match="three_body needs at least 3 particles"):
+        eqxnqs.RunConfig(n_particles=2, three_body=True)
+    with pytest.raises(eqxnqs.ConfigError, match="three_body must be True or False"):
+        eqxnqs.RunConfig(three_body="yes")
