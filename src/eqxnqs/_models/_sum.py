@@ -93,3 +93,26 @@ class SumLogAmplitude(PairwiseLogAmplitude):
     def samples_per_step(self) -> int:
         """The smallest of the terms' (the largest intermediates decide)."""
         return min(term.samples_per_step for term in self.terms)
+
+
+def pairwise_split(model) -> tuple[PairwiseLogAmplitude | None, tuple[PeriodicLogAmplitude, ...]]:
+    """``(pairwise, others)``: the part of `model` whose single-particle moves update in O(N).
+
+    ``pairwise`` is the whole model if it sums pairs (`sums_pairs`), else the
+    terms of a `SumLogAmplitude` that do, as one model (None if there are
+    none); ``others`` are the remaining terms, which need a forward pass per
+    move. ``log psi = pairwise(x) + sum(other(x) for other in others)``.
+    """
+
+    def sums_pairs(term):
+        return isinstance(term, PairwiseLogAmplitude) and term.sums_pairs
+
+    if sums_pairs(model):
+        return model, ()
+    if not isinstance(model, SumLogAmplitude):
+        return None, (model,)
+    pairwise = tuple(term for term in model.terms if sums_pairs(term))
+    others = tuple(term for term in model.terms if not sums_pairs(term))
+    if not pairwise:
+        return None, others
+    return (pairwise[0] if len(pairwise) == 1 else SumLogAmplitude(*pairwise)), others

@@ -29,7 +29,7 @@ from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
 from .._geometry import box_from_hilbert
 from .._models._pairwise import PairwiseLogAmplitude
-from .._models._sum import SumLogAmplitude
+from .._models._sum import pairwise_split
 from ._framework import wrapped_model
 
 START_CHOICES = ("lattice", "uniform")
@@ -211,30 +211,13 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
-def _sums_pairs(model) -> bool:
-    return isinstance(model, PairwiseLogAmplitude) and model.sums_pairs
-
-
 def incremental_model(machine, parameters) -> tuple[PairwiseLogAmplitude, tuple] | None:
-    """The model behind a sampler's ``machine`` split as ``(pairwise, others)``.
-
-    ``pairwise`` is the part whose moves are updated in O(N): the whole model
-    if it sums pairs, else the terms of a `SumLogAmplitude` that do (e.g.
-    the DeepSet of a DeepSet x `TripletJastrow`); ``others`` are the
-    remaining terms, evaluated whole per proposal. None if no part sums pairs.
-    """
+    """The model behind a sampler's ``machine`` as `pairwise_split`'s ``(pairwise, others)``,
+    or None if no part of it updates in O(N)."""
     if not isinstance(machine, EquinoxWrapper):
         return None
-    model = wrapped_model(machine, parameters)
-    if _sums_pairs(model):
-        return model, ()
-    if not isinstance(model, SumLogAmplitude):
-        return None
-    pairwise = tuple(term for term in model.terms if _sums_pairs(term))
-    others = tuple(term for term in model.terms if not _sums_pairs(term))
-    if not pairwise:
-        return None
-    return (pairwise[0] if len(pairwise) == 1 else SumLogAmplitude(*pairwise)), others
+    pairwise, others = pairwise_split(wrapped_model(machine, parameters))
+    return None if pairwise is None else (pairwise, others)
 
 
 class SingleParticleMetropolis(MetropolisSampler):
