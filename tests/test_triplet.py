@@ -184,9 +184,12 @@ def test_single_particle_moves_give_netkets_chain_and_the_model_round_trips(tmp_
 
 
 def test_run_config_adds_the_triplet_factor():
+    from eqxnqs._workflow._cli import _parser, config_from_args
     from eqxnqs._workflow._vmc_run import build_model
 
-    config = eqxnqs.RunConfig(system="helium-2d", n_particles=6, three_body=True)
+    argv = ["run", "helium-2d", "--n-particles", "6", "--three-body", "--out", "x"]
+    config = config_from_args(_parser().parse_args(argv), argv)
+    assert config == eqxnqs.RunConfig(system="helium-2d", n_particles=6, three_body=True)
     model = build_model(config, config.build_system())
     assert [type(t).__name__ for t in model.terms] == ["DeepSetRelDistance", "TripletJastrow"]
     assert float(model.terms[1].strength) == 0.0
