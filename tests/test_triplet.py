@@ -197,3 +197,30 @@ def test_run_config_adds_the_triplet_factor():
         eqxnqs.RunConfig(n_particles=2, three_body=True)
     with pytest.raises(eqxnqs.ConfigError, match="three_body must be True or False"):
         eqxnqs.RunConfig(three_body="yes")
+
+
+def test_move_protocol_tracks_the_state_of_a_chain_of_moves():
+    """`moved` returns log psi and the move state of the moved configuration, for the
+    pairwise, triplet and default (MPNN: a forward pass) routes, alone and summed."""
+    box = BOXES[2]
+    deepset = eqxnqs.DeepSetRelDistance(
+        box, N, layers_phi=1, layers_rho=2, features_phi=4, features_rho=4,
+        cusp_exponent=3, key=jax.random.key(0),
+    )  # fmt: skip
+    mpnn = eqxnqs.MPNN(box, N, node_features=4, edge_features=4, key=jax.random.key(1))
+    triplet = _triplet(2)
+    models = [deepset, triplet, eqxnqs.SumLogAmplitude(deepset, triplet, mpnn)]
+    assert [m.has_fast_moves for m in models] == [True, True, True]
+    assert not mpnn.has_fast_moves
+    rng = np.random.default_rng(3)
+    for model in models:
+        x = jnp.asarray(rng.uniform(0, 1, (N, 2)) * np.asarray(box)).reshape(-1)
+        state = model.move_state(x)
+        for particle in (0, 3, 0, 4):
+            position = jnp.asarray(rng.uniform(0, 1, 2) * np.asarray(box))
+            log_psi, state = eqx.filter_jit(model.moved)(x, state, particle, position)
+            x = x.reshape(N, 2).at[particle].set(position).reshape(-1)
+            assert float(log_psi) == pytest.approx(float(model(x)), rel=1e-12, abs=1e-12)
+            fresh = model.move_state(x)
+            for got, want in zip(jax.tree.leaves(state), jax.tree.leaves(fresh)):
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

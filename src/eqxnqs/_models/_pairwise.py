@@ -110,6 +110,15 @@ class PairwiseLogAmplitude(PeriodicLogAmplitude):
         by ``particle_pair_sum(x, k, x'_k) - particle_pair_sum(x, k, x_k)``; the
         single-particle sampler and `one_body_density_matrix` use it.
         """
+        terms = self._particle_terms(x, particle, position)
+        return jax.tree.map(lambda t: jnp.sum(t, axis=0), terms)
+
+    @property
+    def has_fast_moves(self) -> bool:
+        return self.sums_pairs
+
+    def _particle_terms(self, x, particle, position):
+        """The pair terms of `particle` at `position` with every particle (own pair zeroed)."""
         positions = x.reshape(self.n_particles, self.dim)
         others = jnp.arange(self.n_particles) != particle
         # Any non-zero displacement stands in for the self-pair, which is masked.
@@ -117,7 +126,32 @@ class PairwiseLogAmplitude(PeriodicLogAmplitude):
         u = jnp.where(others[:, None], position - positions, half_box)
         terms = jax.vmap(self.pair_terms)(u)
         mask = others.astype(x.dtype)
-        return jax.tree.map(lambda t: jnp.tensordot(mask, t, axes=1), terms)
+        return jax.tree.map(lambda t: t * mask.reshape(-1, *[1] * (t.ndim - 1)), terms)
+
+    def move_state(self, x):
+        """``(pair_sum, own)``: the pair sum and every particle's own pair sum."""
+        if not self.sums_pairs:
+            return super().move_state(x)
+        positions = x.reshape(self.n_particles, self.dim)
+        own = jax.vmap(lambda i: self.particle_pair_sum(x, i, positions[i]))(
+            jnp.arange(self.n_particles)
+        )
+        return self.pair_sum(x), own
+
+    def moved(self, x, state, particle, position):
+        """O(N): the pair sum changes by the moved particle's new own sum minus its old one."""
+        if not self.sums_pairs:
+            return super().moved(x, state, particle, position)
+        pair_sum, own = state
+        old = self._particle_terms(x, particle, x.reshape(self.n_particles, self.dim)[particle])
+        new = self._particle_terms(x, particle, position)
+        new_own = jax.tree.map(lambda t: jnp.sum(t, axis=0), new)
+        pair_sum = jax.tree.map(lambda s, o, n: s + (n - o[particle]), pair_sum, own, new_own)
+        # (The terms are even, so particle i's term with the mover is the mover's with i.)
+        own = jax.tree.map(
+            lambda o, a, b, n: (o + a - b).at[particle].set(n), own, new, old, new_own
+        )
+        return self.readout(pair_sum), (pair_sum, own)
 
     @typechecked
     def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:

@@ -64,6 +64,30 @@ class PeriodicLogAmplitude(eqx.Module):
         """
         return default_samples_per_step(self.n_dof)
 
+    @property
+    def has_fast_moves(self) -> bool:
+        """Whether `moved` costs less than a forward pass (O(N) for pair sums and triplets).
+
+        `eqxnqs.SingleParticleMetropolis` takes its own loop over moves when
+        it does, NetKet's generic one otherwise.
+        """
+        return False
+
+    def move_state(self, x: Float[Array, " n_dof"]):
+        """What `moved` needs to know about configuration ``x`` (a pytree; None by default)."""
+        return None
+
+    def moved(self, x: Float[Array, " n_dof"], state, particle, position):
+        """``(log psi(x'), move_state(x'))`` for ``x'``: ``x`` with one particle moved.
+
+        ``state`` is ``move_state(x)``, `particle` an integer index and
+        `position` its new position (shape ``(dim,)``). This default is a
+        forward pass; models with `has_fast_moves` update ``state`` in O(N).
+        `eqxnqs.SingleParticleMetropolis` and `one_body_density_matrix` use it.
+        """
+        moved = x.reshape(self.n_particles, self.dim).at[particle].set(position).reshape(-1)
+        return self(moved), self.move_state(moved)
+
     def check_configuration(self, x) -> None:
         """Refuse anything but one configuration of shape ``(n_particles * dim,)``."""
         if x.shape != (self.n_dof,):

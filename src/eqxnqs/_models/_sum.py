@@ -16,9 +16,9 @@ class SumLogAmplitude(PairwiseLogAmplitude):
     Every term is an eqxnqs log-amplitude (`PeriodicLogAmplitude`) on the
     same box and particle number. The sum is a `PairwiseLogAmplitude`: its
     pair terms are the tuple of the terms' pair terms and its readout the
-    sum of their readouts, so it has every fast route (O(N) single-particle
-    updates, O(N) g1) when each term does (`sums_pairs`), and the generic
-    routes otherwise. Its derivatives always add up term by term, each term
+    sum of their readouts. Single-particle moves (the sampler, g1) go term
+    by term: O(N) for the terms with fast moves, a forward pass for the
+    others. Its derivatives always add up term by term, each term
     by its own route: a `McMillanJastrow` plus an `MPNN` takes the Jastrow's
     O(N^2) route and folx's Laplacian for the network only.
     """
@@ -54,6 +54,20 @@ class SumLogAmplitude(PairwiseLogAmplitude):
         return all(
             isinstance(term, PairwiseLogAmplitude) and term.sums_pairs for term in self.terms
         )
+
+    @property
+    def has_fast_moves(self) -> bool:
+        return any(term.has_fast_moves for term in self.terms)
+
+    def move_state(self, x):
+        """The terms' own move states."""
+        return tuple(term.move_state(x) for term in self.terms)
+
+    def moved(self, x, state, particle, position):
+        """Each term by its own route: O(N) for those with fast moves, a forward pass
+        for the others (an MPNN)."""
+        parts = [term.moved(x, s, particle, position) for term, s in zip(self.terms, state)]
+        return sum(log_psi for log_psi, _ in parts), tuple(s for _, s in parts)
 
     def pair_terms(self, u):
         return tuple(term.pair_terms(u) for term in self.terms)
@@ -93,26 +107,3 @@ class SumLogAmplitude(PairwiseLogAmplitude):
     def samples_per_step(self) -> int:
         """The smallest of the terms' (the largest intermediates decide)."""
         return min(term.samples_per_step for term in self.terms)
-
-
-def pairwise_split(model) -> tuple[PairwiseLogAmplitude | None, tuple[PeriodicLogAmplitude, ...]]:
-    """``(pairwise, others)``: the part of `model` whose single-particle moves update in O(N).
-
-    ``pairwise`` is the whole model if it sums pairs (`sums_pairs`), else the
-    terms of a `SumLogAmplitude` that do, as one model (None if there are
-    none); ``others`` are the remaining terms, which need a forward pass per
-    move. ``log psi = pairwise(x) + sum(other(x) for other in others)``.
-    """
-
-    def sums_pairs(term):
-        return isinstance(term, PairwiseLogAmplitude) and term.sums_pairs
-
-    if sums_pairs(model):
-        return model, ()
-    if not isinstance(model, SumLogAmplitude):
-        return None, (model,)
-    pairwise = tuple(term for term in model.terms if sums_pairs(term))
-    others = tuple(term for term in model.terms if not sums_pairs(term))
-    if not pairwise:
-        return None, others
-    return (pairwise[0] if len(pairwise) == 1 else SumLogAmplitude(*pairwise)), others

@@ -117,15 +117,38 @@ class TripletJastrow(PeriodicLogAmplitude):
     def _neighbour_sums(self, g, off):
         return jnp.sum(jnp.where(off[..., None], g, 0.0), axis=1)
 
+    def _log_psi(self, G):
+        return -0.5 * self.strength * jnp.sum(G**2)
+
     @typechecked
     def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
         """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
         self.check_configuration(x)
-        x = jnp.asarray(x)
+        return self._log_psi(self.move_state(jnp.asarray(x)))
+
+    @property
+    def has_fast_moves(self) -> bool:
+        return True
+
+    def move_state(self, x):
+        """The neighbour vectors ``G_i``, shape ``(n_particles, dim)``."""
         u, off = self._displacements(x)
-        g = jax.vmap(jax.vmap(self.pair_vector))(u)
-        G = self._neighbour_sums(g, off)
-        return -0.5 * self.strength * jnp.sum(G**2)
+        return self._neighbour_sums(jax.vmap(jax.vmap(self.pair_vector))(u), off)
+
+    def moved(self, x, state, particle, position):
+        """O(N): ``G_i`` changes by one term for ``i != k``; ``G_k`` is rebuilt."""
+        positions = x.reshape(self.n_particles, self.dim)
+        others = (jnp.arange(self.n_particles) != particle)[:, None]
+        half_box = jnp.asarray(self.box, dtype=x.dtype) / 2
+
+        def terms(at):
+            u = jnp.where(others, positions - at, half_box)
+            return jnp.where(others, jax.vmap(self.pair_vector)(u), 0.0)
+
+        new = terms(position)
+        G = state + new - terms(positions[particle])
+        G = G.at[particle].set(-jnp.sum(new, axis=0))  # g is odd: g(x_k - x_i) = -g(x_i - x_k)
+        return self._log_psi(G), G
 
     def grad_and_laplacian(self, x, weights):
         """Exact gradient and weighted Laplacian in O(N^2 D^2) (module docstring)."""

@@ -11,12 +11,14 @@ the ``N - 1`` pair terms that involve it:
     S' = S - \sum_{j \ne k} t(x_k - x_j) + \sum_{j \ne k} t(x'_k - x_j),
     \qquad \log\psi' = R(S'),
 
-so with `SingleParticleMetropolis` a proposal costs O(N). The sums are
-rebuilt from scratch at the start of every sweep, so rounding does not
-accumulate. In a `SumLogAmplitude` the terms that sum pairs are updated so
-and the others (an MPNN, a `TripletJastrow`) take a forward pass per
-proposal; any other model gets the same Markov chain with whole forward
-passes.
+so with `SingleParticleMetropolis` a proposal costs O(N). The sampler asks
+the model through its move protocol (`PeriodicLogAmplitude.move_state` and
+`moved`): pair sums update as above, a `TripletJastrow` its neighbour
+vectors, and a `SumLogAmplitude` term by term (an MPNN term takes a forward
+pass). The states are rebuilt from scratch at the start of every sweep, so
+rounding does not accumulate. A model without fast moves
+(`has_fast_moves`) gets the same Markov chain from NetKet's loop, with
+whole forward passes.
 """
 
 import jax
@@ -28,8 +30,7 @@ from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
 from .._geometry import box_from_hilbert
-from .._models._pairwise import PairwiseLogAmplitude
-from .._models._sum import pairwise_split
+from .._models._periodic import PeriodicLogAmplitude
 from ._framework import wrapped_model
 
 START_CHOICES = ("lattice", "uniform")
@@ -211,13 +212,12 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
-def incremental_model(machine, parameters) -> tuple[PairwiseLogAmplitude, tuple] | None:
-    """The model behind a sampler's ``machine`` as `pairwise_split`'s ``(pairwise, others)``,
-    or None if no part of it updates in O(N)."""
+def incremental_model(machine, parameters) -> PeriodicLogAmplitude | None:
+    """The model behind a sampler's ``machine``, if it has O(N) single-particle moves."""
     if not isinstance(machine, EquinoxWrapper):
         return None
-    pairwise, others = pairwise_split(wrapped_model(machine, parameters))
-    return None if pairwise is None else (pairwise, others)
+    model = wrapped_model(machine, parameters)
+    return model if model.has_fast_moves else None
 
 
 class SingleParticleMetropolis(MetropolisSampler):
@@ -248,42 +248,26 @@ class SingleParticleMetropolis(MetropolisSampler):
         super().__init__(hilbert, rule, **kwargs)
 
     def _sample_next(self, machine, parameters, state):
-        split = incremental_model(machine, parameters)
-        if split is None or self.chunk_size is not None:
+        model = incremental_model(machine, parameters)
+        if model is None or self.chunk_size is not None:
             return super()._sample_next(machine, parameters, state)
-        model, others = split
-        n_particles, dim = model.n_particles, model.dim
-
-        def log_prob_of(pair_sum, x):
-            log_psi = jax.vmap(model.readout)(pair_sum)
-            for term in others:
-                log_psi = log_psi + jax.vmap(term)(x)
-            return self.machine_pow * log_psi
 
         def where(accept, new, old):
             return jax.tree.map(
                 lambda a, b: jnp.where(accept.reshape(-1, *[1] * (a.ndim - 1)), a, b), new, old
             )
 
-        # The pair sums of every chain, rebuilt from scratch once per sweep.
-        pair_sum = jax.vmap(model.pair_sum)(state.σ)
-        state = state.replace(log_prob=log_prob_of(pair_sum, state.σ))
+        # The move states of every chain, rebuilt from scratch once per sweep.
+        move_state = jax.vmap(model.move_state)(state.σ)
+        state = state.replace(log_prob=self.machine_pow * jax.vmap(model)(state.σ))
         width = self.rule.width(state)
 
-        def change(x, particle, position):
-            """Change of the pair sum when `particle` moves to `position`: O(N)."""
-            old = model.particle_pair_sum(x, particle, x.reshape(n_particles, dim)[particle])
-            new = model.particle_pair_sum(x, particle, position)
-            return jax.tree.map(jnp.subtract, new, old)
-
         def step(i, carry):
-            state, pair_sum = carry
+            state, move_state = carry
             new_rng, key1, key2 = jax.random.split(state.rng, 3)
             proposal, particle, moved = _propose(width, self.hilbert, key1, state.σ)
-            proposal_sum = jax.tree.map(
-                jnp.add, pair_sum, jax.vmap(change)(state.σ, particle, moved)
-            )
-            proposal_log_prob = log_prob_of(proposal_sum, proposal)
+            log_psi, proposal_state = jax.vmap(model.moved)(state.σ, move_state, particle, moved)
+            proposal_log_prob = self.machine_pow * log_psi
             uniform = jax.random.uniform(key2, shape=(self.n_batches,))
             accept = uniform < jnp.exp(proposal_log_prob - state.log_prob)
             state = state.replace(
@@ -293,9 +277,9 @@ class SingleParticleMetropolis(MetropolisSampler):
                 n_accepted_proc=state.n_accepted_proc + accept,
                 n_steps_proc=state.n_steps_proc + self.n_batches,
             )
-            return state, where(accept, proposal_sum, pair_sum)
+            return state, where(accept, proposal_state, move_state)
 
-        state = jax.lax.fori_loop(0, self.sweep_size, step, (state, pair_sum))[0]
+        state = jax.lax.fori_loop(0, self.sweep_size, step, (state, move_state))[0]
         return state, (state.σ, state.log_prob)
 
     def __repr__(self):

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._geometry import check_box, minimum_image
-from .._models._sum import pairwise_split
+from .._models._periodic import PeriodicLogAmplitude
 from ._statistics import ELEMENTS_PER_STEP, Estimate, as_chains, chain_estimate, per_sample
 
 #: Displacements per axis when `n_points` is not given, by dimension.
@@ -77,32 +77,26 @@ def displacement_grid(box: tuple[float, ...], n_points: int) -> np.ndarray:
 
 
 def _log_ratio_function(model, n_particles: int, dim: int):
-    """``f(x, particle, position) -> log psi(x') - log psi(x)``: O(N) for the part of the
-    model that sums pairs (`pairwise_split`), a forward pass for the rest."""
-    pairwise, others = pairwise_split(model)
+    """``f(x, particle, position) -> log psi(x') - log psi(x)`` through the model's move
+    protocol: O(N) for pair sums and triplets, a forward pass for the rest (and for
+    any other callable)."""
+    if isinstance(model, PeriodicLogAmplitude):
+        move_state, moved = model.move_state, model.moved
+    else:
 
-    def others_log_psi(x):
-        return sum((term(x) for term in others), jnp.zeros((), x.dtype))
+        def move_state(x):
+            return None
+
+        def moved(x, state, particle, position):
+            y = x.reshape(n_particles, dim).at[particle].set(position).reshape(-1)
+            return model(y), None
 
     def prepare(x):
-        if pairwise is None:
-            return None, None, others_log_psi(x)
-        pair_sum = pairwise.pair_sum(x)
-        positions = x.reshape(n_particles, dim)
-        own = jax.vmap(lambda i: pairwise.particle_pair_sum(x, i, positions[i]))(
-            jnp.arange(n_particles)
-        )
-        return pair_sum, own, pairwise.readout(pair_sum) + others_log_psi(x)
+        return move_state(x), model(x)
 
     def log_ratio(x, prepared, particle, position):
-        pair_sum, own, log_psi = prepared
-        moved_x = x.reshape(n_particles, dim).at[particle].set(position).reshape(-1)
-        new_log_psi = others_log_psi(moved_x) if others else 0.0
-        if pairwise is not None:
-            new = pairwise.particle_pair_sum(x, particle, position)
-            moved = jax.tree.map(lambda s, o, n: s + (n - o[particle]), pair_sum, own, new)
-            new_log_psi = new_log_psi + pairwise.readout(moved)
-        return new_log_psi - log_psi
+        state, log_psi = prepared
+        return moved(x, state, particle, position)[0] - log_psi
 
     return prepare, log_ratio
 
@@ -118,9 +112,9 @@ def one_body_density_matrix(
     """g1(r), n(k) and the condensate fraction of a real, positive wavefunction.
 
     - `model`: log psi of one configuration, ``model(x)`` with x of shape
-      ``(N * D,)``: any eqxnqs model (a `PairwiseLogAmplitude`, or the pairwise
-      terms of a `SumLogAmplitude`, cost O(N)
-      per displaced particle, anything else a forward pass), or
+      ``(N * D,)``: any eqxnqs model (through its move protocol, O(N) per
+      displaced particle for pair sums and triplets, a forward pass
+      otherwise), any such callable with a ``box``, or
       ``eqxnqs.model_from_state(vstate)``.
     - `samples`: configurations drawn from ``|psi|^2``, shape ``(n_chains,
       n_per_chain, N * D)`` (``vstate.samples``) or ``(n_samples, N * D)``.
