@@ -107,8 +107,9 @@ class PairwiseLogAmplitude(PeriodicLogAmplitude):
         """Sum of the pair terms of `particle`, placed at `position`, with every other particle.
 
         O(N): moving one particle from ``x_k`` to ``x'_k`` changes the pair sum
-        by ``particle_pair_sum(x, k, x'_k) - particle_pair_sum(x, k, x_k)``; the
-        single-particle sampler and `one_body_density_matrix` use it.
+        by ``particle_pair_sum(x, k, x'_k) - particle_pair_sum(x, k, x_k)``
+        (`moved`, which the single-particle sampler and
+        `one_body_density_matrix` use, keeps these sums per particle).
         """
         terms = self._particle_terms(x, particle, position)
         return jax.tree.map(lambda t: jnp.sum(t, axis=0), terms)
