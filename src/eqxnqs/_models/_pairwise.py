@@ -14,13 +14,13 @@ gets, from this one formula:
 - the forward pass (`__call__`, one configuration, shape-checked);
 - exact ``d log psi / dx_k`` and ``d^2 log psi / dx_k^2`` in O(N^2)
   (`grad_and_hessian_diagonal`), which `eqxnqs.KineticEnergy` uses;
-- O(N) single-particle Metropolis updates in `eqxnqs.SingleParticleMetropolis`,
-  which keeps the pair sum and changes only the N - 1 terms of a moved
-  particle.
+- O(N) single-particle moves (the move protocol, `move_state` and `moved`,
+  which `eqxnqs.SingleParticleMetropolis` and g1 use): the state is the pair
+  sum and every particle's own sum, and a move changes only the N - 1 terms
+  of the moved particle.
 
-Anything else (a model that is not a `PairwiseLogAmplitude`, or one whose
-`sums_pairs` is false) takes the generic routes: a forward pass per
-proposal, and folx's Laplacian in the kinetic energy.
+A model whose `sums_pairs` is false takes the generic routes: a forward
+pass per proposal, and folx's Laplacian in the kinetic energy.
 
 The derivatives. Every pair term depends on ``x_i`` through ``+u_p`` and on
 ``x_j`` through ``-u_p``; the terms must be even in ``u`` (an unordered pair)
