@@ -43,3 +43,14 @@ def test_mpnn_kinetic_benchmark_runs_and_its_routes_agree(capsys):
     for _, _, values in rows:
         np.testing.assert_allclose(values, reference, rtol=1e-10, atol=1e-10)
     assert "DeepSetRelDistance" in capsys.readouterr().out
+
+
+def test_triplet_moves_benchmark_runs_and_both_routes_give_one_chain(capsys):
+    times, difference = _load("triplet_moves").main(["--quick"])
+    assert list(times) == [
+        "eqxnqs (move protocol)",
+        "forward pass per move",
+        "eqxnqs, DeepSet alone",
+    ]
+    assert difference < 1e-12
+    assert "helium 2D, N = 6" in capsys.readouterr().out
