@@ -1,6 +1,10 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import netket as nk
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jaxtyping import Array, Float
 
 import eqxnqs
@@ -25,3 +29,42 @@ class SineJastrow(eqxnqs.PairwiseLogAmplitude):
 
     def readout(self, pair_sum):
         return self.beta * pair_sum
+
+
+def symmetry_images(positions, box, rng, images):
+    """A permutation, a translation and periodic images of ``positions`` (shape ``(n, dim)``):
+    configurations on which a periodic bosonic log psi must not change."""
+    n, dim = positions.shape
+    return [
+        positions[rng.permutation(n)],
+        positions + rng.uniform(-10, 10, dim),
+        positions + np.asarray(images[: n * dim]).reshape(n, dim) * np.asarray(box),
+    ]
+
+
+def assert_kinetic_energy_matches_netket(model, hilbert, masses, x):
+    """eqxnqs.KineticEnergy's local values against NetKet's Hessian route, to rounding:
+    both are exact, so 1e-10 of the largest local energy."""
+    apply_fun, variables = eqxnqs.netket_log_amplitude(model)
+    ours = eqxnqs.KineticEnergy(hilbert, mass=masses)
+    theirs = nk.operator.KineticEnergy(hilbert, mass=masses)
+    want = jax.jit(theirs._expect_kernel, static_argnums=0)(apply_fun, variables, x)
+    got = jax.jit(ours._expect_kernel, static_argnums=0)(apply_fun, variables, x)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.max(np.abs(want)))
+
+
+def symmetry_cases(n_particles):
+    """Hypothesis cases (dim, seed, images) for a test of `symmetry_images`, 30 of them."""
+
+    def decorate(test):
+        return settings(max_examples=30, deadline=None)(
+            given(
+                dim=st.sampled_from([1, 2, 3]),
+                seed=st.integers(0, 2**31 - 1),
+                images=st.lists(
+                    st.integers(-3, 3), min_size=3 * n_particles, max_size=3 * n_particles
+                ),
+            )(test)
+        )
+
+    return decorate

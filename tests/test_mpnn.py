@@ -8,11 +8,14 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import eqxnqs
-from helpers import random_configurations
+from helpers import (
+    assert_kinetic_energy_matches_netket,
+    random_configurations,
+    symmetry_cases,
+    symmetry_images,
+)
 
 BOXES = {1: (6.0,), 2: (5.0, 6.5), 3: (4.0, 4.5, 5.0)}
 N = 5
@@ -53,12 +56,7 @@ def test_new_network_starts_at_zero_and_is_float64():
     }
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    dim=st.sampled_from([1, 2, 3]),
-    seed=st.integers(0, 2**31 - 1),
-    images=st.lists(st.integers(-3, 3), min_size=3 * N, max_size=3 * N),
-)
+@symmetry_cases(N)
 def test_log_psi_is_invariant_under_permutation_translation_and_images(dim, seed, images):
     model, jitted = _model(dim)
     box = np.asarray(BOXES[dim])
@@ -66,10 +64,7 @@ def test_log_psi_is_invariant_under_permutation_translation_and_images(dim, seed
     positions = rng.uniform(0, 1, (N, dim)) * box
     value = float(jitted(positions.reshape(-1)))
     assert abs(value) > 1e-3  # the perturbed network is not constant
-    permuted = positions[rng.permutation(N)]
-    translated = positions + rng.uniform(-10, 10, dim)
-    shifted = positions + np.asarray(images[: N * dim]).reshape(N, dim) * box
-    for other in (permuted, translated, shifted):
+    for other in symmetry_images(positions, box, rng, images):
         assert float(jitted(other.reshape(-1))) == pytest.approx(value, rel=1e-11, abs=1e-11)
     # and it is not invariant under what it should not be: moving one particle
     moved = positions.copy()
@@ -103,13 +98,7 @@ def test_kinetic_energy_is_exact_against_netket(dim):
     x = random_configurations(jax.random.key(4), 6, N, box)
     masses = np.repeat(np.linspace(0.7, 1.3, N), dim)  # NetKet's layout: per coordinate
     for model in (mpnn, eqxnqs.SumLogAmplitude(cusp, mpnn)):
-        apply_fun, variables = eqxnqs.netket_log_amplitude(model)
-        ours = eqxnqs.KineticEnergy(hilbert, mass=masses)
-        theirs = nk.operator.KineticEnergy(hilbert, mass=masses)
-        want = jax.jit(theirs._expect_kernel, static_argnums=0)(apply_fun, variables, x)
-        got = jax.jit(ours._expect_kernel, static_argnums=0)(apply_fun, variables, x)
-        # Both are exact; 1e-10 of the largest local energy allows for rounding only.
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.max(np.abs(want)))
+        assert_kinetic_energy_matches_netket(model, hilbert, masses, x)
 
         @eqx.filter_jit
         def derivatives(m, y):

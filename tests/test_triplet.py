@@ -6,11 +6,14 @@ import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import eqxnqs
-from helpers import random_configurations
+from helpers import (
+    assert_kinetic_energy_matches_netket,
+    random_configurations,
+    symmetry_cases,
+    symmetry_images,
+)
 
 BOXES = {1: (5.0,), 2: (3.0, 4.0), 3: (2.5, 3.0, 2.8)}
 N = 5
@@ -82,20 +85,10 @@ def test_kinetic_energy_matches_netket():
     model = eqxnqs.SumLogAmplitude(eqxnqs.McMillanJastrow(box, N, b=0.3), _triplet(2))
     x = random_configurations(jax.random.key(4), 6, N, box)
     masses = np.repeat(np.linspace(0.7, 1.3, N), 2)
-    apply_fun, variables = eqxnqs.netket_log_amplitude(model)
-    ours = eqxnqs.KineticEnergy(hilbert, mass=masses)
-    theirs = nk.operator.KineticEnergy(hilbert, mass=masses)
-    want = jax.jit(theirs._expect_kernel, static_argnums=0)(apply_fun, variables, x)
-    got = jax.jit(ours._expect_kernel, static_argnums=0)(apply_fun, variables, x)
-    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.max(np.abs(want)))
+    assert_kinetic_energy_matches_netket(model, hilbert, masses, x)
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    dim=st.sampled_from([1, 2, 3]),
-    seed=st.integers(0, 2**31 - 1),
-    images=st.lists(st.integers(-3, 3), min_size=3 * N, max_size=3 * N),
-)
+@symmetry_cases(N)
 def test_log_psi_is_invariant_under_permutation_translation_and_images(dim, seed, images):
     model = _triplet(dim, width=1.5)
     box = np.asarray(BOXES[dim])
@@ -103,10 +96,7 @@ def test_log_psi_is_invariant_under_permutation_translation_and_images(dim, seed
     positions = rng.uniform(0, 1, (N, dim)) * box
     jitted = eqx.filter_jit(model)
     value = float(jitted(positions.reshape(-1)))
-    permuted = positions[rng.permutation(N)]
-    translated = positions + rng.uniform(-10, 10, dim)
-    shifted = positions + np.asarray(images[: N * dim]).reshape(N, dim) * box
-    for other in (permuted, translated, shifted):
+    for other in symmetry_images(positions, box, rng, images):
         assert float(jitted(other.reshape(-1))) == pytest.approx(value, rel=1e-11, abs=1e-11)
 
 

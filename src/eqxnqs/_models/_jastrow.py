@@ -34,7 +34,7 @@ def inverse_softplus(value: float) -> Float[Array, ""]:
     return value + jnp.log(-jnp.expm1(-value))
 
 
-def _positive(name: str, value) -> float:
+def checked_positive(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be a positive number; got {value!r}.")
     return float(value)
@@ -64,7 +64,7 @@ class McMillanJastrow(PairwiseLogAmplitude):
         if isinstance(exponent, bool) or not isinstance(exponent, int) or exponent < 1:
             raise ValueError(f"exponent must be a positive integer; got {exponent!r}.")
         self.n_particles, self.exponent = n_particles, exponent
-        self.c = inverse_softplus(_positive("b", b))
+        self.c = inverse_softplus(checked_positive("b", b))
 
     @property
     def strength(self) -> Float[Array, ""]:
@@ -98,7 +98,7 @@ class PowerLawJastrow(PairwiseLogAmplitude):
         if not isinstance(n_particles, int) or n_particles < 2:
             raise ValueError(f"n_particles must be an integer >= 2; got {n_particles!r}.")
         self.n_particles = n_particles
-        self.c = inverse_softplus(_positive("beta", beta))
+        self.c = inverse_softplus(checked_positive("beta", beta))
 
     @property
     def exponent(self) -> Float[Array, ""]:

@@ -37,14 +37,8 @@ from jaxtyping import Array, Float
 
 from .._geometry import check_box, chord_distance
 from .._typing import RealArray, typechecked
-from ._jastrow import inverse_softplus
+from ._jastrow import checked_positive, inverse_softplus
 from ._periodic import PeriodicLogAmplitude
-
-
-def _positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number; got {value!r}.")
-    return float(value)
 
 
 class TripletJastrow(PeriodicLogAmplitude):
@@ -82,8 +76,8 @@ class TripletJastrow(PeriodicLogAmplitude):
             raise ValueError(f"strength must be a real number; got {strength!r}.")
         self.n_particles = n_particles
         self.strength = jnp.asarray(float(strength), dtype=jnp.float64)
-        self.c_center = inverse_softplus(_positive("center", center))
-        self.c_width = inverse_softplus(_positive("width", width))
+        self.c_center = inverse_softplus(checked_positive("center", center))
+        self.c_width = inverse_softplus(checked_positive("width", width))
 
     @property
     def center(self) -> Float[Array, ""]:
