@@ -68,7 +68,7 @@ def test_helium_3d_run_with_the_mpnn_reports_kelvin_against_the_reference(tmp_pa
     out = tmp_path / "he3d"
     args = ["run", "helium-3d", "--n-particles", "8", "--model", "mpnn", "--mpnn-features", "4"]
     args += ["--n-samples", "128", "--n-chains", "8", "--n-iter", "3", "--final-samples", "512"]
-    args += ["--g1-samples", "64", "--no-progress", "--out", str(out)]
+    args += ["--g1-samples", "64", "--g1-points", "4", "--no-progress", "--out", str(out)]
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "reference E/N" in captured.out and "Kalos" in captured.out
