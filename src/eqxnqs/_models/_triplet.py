@@ -38,6 +38,7 @@ from jaxtyping import Array, Float
 from .._geometry import check_box, chord_distance
 from .._typing import RealArray, typechecked
 from ._jastrow import checked_positive, inverse_softplus
+from ._pairwise import axis_jets
 from ._periodic import PeriodicLogAmplitude
 
 
@@ -150,21 +151,9 @@ class TripletJastrow(PeriodicLogAmplitude):
         x = jnp.asarray(x)
         u, off = self._displacements(x)
 
-        def jets(u):
-            # Forward-over-forward along each axis a: J[:, a] and H[:, a, a].
-            def along(axis):
-                tangent = jnp.eye(self.dim, dtype=u.dtype)[axis]
-
-                def first(u):
-                    return jax.jvp(self.pair_vector, (u,), (tangent,))[1]
-
-                jac, hess = jax.jvp(first, (u,), (tangent,))
-                return jac, hess
-
-            jac, hess = jax.vmap(along, out_axes=-1)(jnp.arange(self.dim))
-            return self.pair_vector(u), jac, hess
-
-        g, J, H = jax.vmap(jax.vmap(jets))(u)  # (N, N, D), (N, N, D, D) [component, axis]
+        # Along each axis a: J[:, a] and H[:, a, a], axis first; then [component, axis].
+        g, J, H = jax.vmap(jax.vmap(lambda v: axis_jets(self.pair_vector, v)))(u)
+        J, H = jnp.swapaxes(J, -1, -2), jnp.swapaxes(H, -1, -2)  # (N, N, D, D)
         mask = off[..., None, None]
         J = jnp.where(mask, J, 0.0)
         H = jnp.where(mask, H, 0.0)
