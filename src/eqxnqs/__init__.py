@@ -99,6 +99,9 @@ from ._systems._hamiltonians import (
     helium_1d as helium_1d,
 )
 from ._systems._hamiltonians import (
+    helium_box as helium_box,
+)
+from ._systems._hamiltonians import (
     pair_energy as pair_energy,
 )
 from ._systems._hamiltonians import (
@@ -108,16 +111,34 @@ from ._systems._potentials import (
     AZIZ_EPSILON as AZIZ_EPSILON,
 )
 from ._systems._potentials import (
+    HFD_B as HFD_B,
+)
+from ._systems._potentials import (
+    HFDHE2 as HFDHE2,
+)
+from ._systems._potentials import (
     KELVIN_PER_UNIT as KELVIN_PER_UNIT,
 )
 from ._systems._potentials import (
     R_M_ANGSTROM as R_M_ANGSTROM,
 )
 from ._systems._potentials import (
+    AzizParameters as AzizParameters,
+)
+from ._systems._potentials import (
+    aziz_hfd_b as aziz_hfd_b,
+)
+from ._systems._potentials import (
     aziz_hfdhe2 as aziz_hfdhe2,
 )
 from ._systems._potentials import (
+    aziz_potential as aziz_potential,
+)
+from ._systems._potentials import (
     gaussian_pair as gaussian_pair,
+)
+from ._systems._potentials import (
+    shift_correction as shift_correction,
 )
 from ._systems._potentials import (
     tail_correction as tail_correction,

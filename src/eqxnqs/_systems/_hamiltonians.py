@@ -12,14 +12,17 @@ from collections.abc import Callable, Sequence
 import jax.numpy as jnp
 import netket as nk
 import netket.experimental as nkx
+import numpy as np
 
 from .._geometry import minimum_image_distances, periodic_particles
 from .._netket._kinetic import KineticEnergy
 from ._potentials import (
+    HELIUM_POTENTIALS,
     KELVIN_PER_UNIT,
     R_M_ANGSTROM,
     aziz_hfdhe2,
     gaussian_pair,
+    shift_correction,
     tail_correction,
 )
 
@@ -39,7 +42,8 @@ class System:
     reference_energy_per_particle: float | None = None
     #: Where that reference comes from, and whether it is exact.
     reference_source: str | None = None
-    #: Energy per particle already added for the potential beyond its cutoff (0: none).
+    #: Energy per particle added as a constant for a truncated potential: the tail beyond
+    #: the cutoff, and the mean of a shift inside it (0: none).
     tail_energy_per_particle: float = 0.0
     #: ``V(x)`` of one flattened configuration ``(N * D,)``, the function the
     #: Hamiltonian's ``PotentialEnergy`` holds (``None``: not known).
@@ -126,34 +130,131 @@ def helium_1d(n_particles: int = 10, density: float = 0.3) -> System:
 #: Equilibrium densities of helium-4 used by default: 2D in 1/angstrom^2, 3D in 1/angstrom^3.
 HELIUM_DENSITIES = {2: 0.04344, 3: 0.02186}
 
-#: Published ground-state E/N (kelvin) of helium-4, keyed by (dim, density), with sources.
-HELIUM_REFERENCES_KELVIN = {
-    (3, 0.02186): (
+#: The cells that `helium` builds: a square (a cube in 3D), or in 2D the rectangle
+#: that holds a triangular lattice of the N atoms.
+CELLS = ("square", "triangular")
+#: How `helium` truncates the pair potential at r_c (half the shortest box side).
+TRUNCATIONS = ("plain", "shifted")
+
+
+@dataclasses.dataclass(frozen=True)
+class HeliumReference:
+    """A published ground-state E/N of helium-4 (kelvin) and the Hamiltonian it belongs to.
+
+    It is attached to a `helium` system whose settings match every field but
+    `energy_kelvin` and `source`; `n_particles`, `cell` and `truncation` of
+    ``None`` mean any (an estimate extrapolated to the thermodynamic limit).
+    """
+
+    dim: int
+    density: float
+    potential: str
+    energy_kelvin: float
+    source: str
+    n_particles: int | None = None
+    cell: str | None = None
+    truncation: str | None = None
+
+    def matches(self, dim, density, potential, n_particles, cell, truncation) -> bool:
+        def either(mine, theirs):
+            return mine is None or mine == theirs
+
+        return (
+            (self.dim, self.density, self.potential) == (dim, density, potential)
+            and either(self.n_particles, n_particles)
+            and either(self.cell, cell)
+            and either(self.truncation, truncation)
+        )
+
+
+#: Published ground-state energies of helium-4 in 2D and 3D, each with its Hamiltonian.
+HELIUM_REFERENCES = (
+    HeliumReference(
+        3,
+        0.02186,
+        "hfdhe2",
         -7.12,
         "GFMC with the Aziz HFDHE2 potential at the experimental equilibrium density "
         "0.02186 A^-3, extrapolated to the thermodynamic limit: -7.12 +- 0.03 K "
         "(Kalos, Lee, Whitlock and Chester, PRB 24, 115 (1981)); experiment -7.17 K",
     ),
-    (2, 0.04344): (
+    HeliumReference(
+        2,
+        0.04344,
+        "hfd-b",
         -0.8974,
-        "DMC at the 2D equilibrium density 0.04344 A^-2: -0.8974 +- 0.0021 K "
-        "(Giorgini, Boronat and Casulleras, PRB 54, 6099 (1996)); their potential is "
-        "Aziz's revised HFD-B(HE), slightly more attractive than HFDHE2",
+        "DMC with Aziz's HFD-B(HE) potential at the 2D equilibrium density 0.04344 A^-2, "
+        "extrapolated to the thermodynamic limit: -0.8974 +- 0.0021 K "
+        "(Giorgini, Boronat and Casulleras, PRB 54, 6099 (1996))",
     ),
-}
+    HeliumReference(
+        2,
+        0.050,
+        "hfdhe2",
+        -0.8032,
+        "neural-network VMC (message passing, the same Hamiltonian: N = 30, triangular "
+        "cell, HFDHE2 truncated and shifted at L_min/2 with shift and tail added back): "
+        "-17.505 hbar^2/(m r_m^2) for the system, mean of its last 1024 iterations "
+        "(Linteau, Pescia, Nys, Carleo and Holzmann, PRL 134, 246001 (2025), "
+        "github.com/cqsl/helium4-2d-nqs); variational, not exact",
+        n_particles=30,
+        cell="triangular",
+        truncation="shifted",
+    ),
+)
 
 
-def helium(n_particles: int, density: float | None = None, *, dim: int = 3) -> System:
-    """N helium-4 atoms in a periodic square (2D) or cube (3D) at ``density``.
+def helium_box(n_particles: int, density: float, dim: int, cell: str = "square") -> tuple:
+    """Side lengths (units of r_m) of a periodic cell of N helium atoms at ``density``.
+
+    ``"square"``: a square (2D) or cube (3D). ``"triangular"`` (2D): the
+    rectangle ``M_x a`` by ``M_y sqrt(3) a`` that holds a triangular lattice
+    of spacing ``a`` with ``N = 2 M_x M_y`` sites, with the ``(M_x, M_y)``
+    whose sides are closest to equal (N = 30: 5 x 3, 8.0976 x 8.4153 r_m at
+    0.050 A^-2, the cell of Linteau et al.). ``density`` in 1/angstrom^dim.
+    """
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}.")
+    if cell == "square":
+        return ((n_particles / density) ** (1.0 / dim) / R_M_ANGSTROM,) * dim
+    if dim != 2 or n_particles % 2:
+        raise ValueError(
+            "cell 'triangular' is a 2D cell of an even number of atoms (N = 2 M_x M_y); "
+            f"got dim {dim} and n_particles {n_particles}."
+        )
+    spacing = math.sqrt(2.0 / (math.sqrt(3.0) * density))  # angstrom: one site per sqrt(3)a^2/2
+    shapes = [(m, n_particles // 2 // m) for m in range(1, n_particles // 2 + 1)]
+    shapes = [(mx, my) for mx, my in shapes if 2 * mx * my == n_particles]
+    mx, my = min(shapes, key=lambda s: abs(math.log(s[0] / (s[1] * math.sqrt(3.0)))))
+    return (mx * spacing / R_M_ANGSTROM, my * math.sqrt(3.0) * spacing / R_M_ANGSTROM)
+
+
+def helium(
+    n_particles: int,
+    density: float | None = None,
+    *,
+    dim: int = 3,
+    cell: str = "square",
+    potential: str = "hfdhe2",
+    truncation: str = "plain",
+) -> System:
+    """N helium-4 atoms in a periodic cell (2D or 3D) at ``density``.
 
     ``density`` is in 1/angstrom^2 (2D) or 1/angstrom^3 (3D); ``None``
-    takes the equilibrium density (`HELIUM_DENSITIES`). Lengths are in r_m =
-    2.9673 angstrom and energies in hbar^2 / (m_He4 r_m^2), as `helium_1d`.
-    The Aziz HFDHE2 potential acts between minimum images and is truncated
-    at half the box side, ``r_c = L/2``; the tail beyond it is added as a
-    constant, ``(rho/2) int_{r_c}^inf V(r) S_D r^(D-1) dr`` per particle
-    (`tail_correction`, g(r) = 1 there), as is standard in QMC of liquid
-    helium. For 1D use `helium_1d`.
+    takes the equilibrium density (`HELIUM_DENSITIES`). `cell` is
+    ``"square"`` (a square or cube) or, in 2D, ``"triangular"``
+    (`helium_box`). Lengths are in r_m = 2.9673 angstrom and energies in
+    hbar^2 / (m_He4 r_m^2), as `helium_1d`.
+
+    `potential` names the pair potential: ``"hfdhe2"`` (Aziz 1979) or
+    ``"hfd-b"`` (Aziz 1987, HFD-B(HE)). It acts between minimum images and
+    is truncated at ``r_c`` = half the shortest side, and the tail beyond
+    is added as a constant, ``(rho/2) int_{r_c}^inf V(r) S_D r^(D-1) dr`` per
+    particle (`tail_correction`, g(r) = 1 there), as is standard in QMC of
+    liquid helium. `truncation` ``"shifted"`` also subtracts ``V(r_c)`` from
+    every pair inside ``r_c`` and adds back its mean for a uniform liquid
+    (`shift_correction`), the convention of Linteau et al. (2025);
+    ``"plain"`` does not. For 1D use `helium_1d`.
     """
     if dim not in (2, 3):
         raise ValueError(f"dim must be 2 or 3 (helium_1d is the ring); got {dim!r}.")
@@ -163,23 +264,42 @@ def helium(n_particles: int, density: float | None = None, *, dim: int = 3) -> S
         raise ValueError(
             f"density must be a finite number > 0 (1/angstrom^{dim}); got {density!r}."
         )
-    side = (n_particles / density) ** (1.0 / dim) / R_M_ANGSTROM
-    hilbert = periodic_particles(n_particles, (side,) * dim)
-    cutoff = side / 2.0
-    density_units = n_particles / side**dim
-    tail = tail_correction(aziz_hfdhe2, cutoff, density_units, dim)
-    reference = HELIUM_REFERENCES_KELVIN.get((dim, density))
-    reference = (
-        (None, None) if reference is None else (reference[0] / KELVIN_PER_UNIT, reference[1])
+    if potential not in HELIUM_POTENTIALS:
+        raise ValueError(
+            f"unknown potential {potential!r}; choose one of {', '.join(HELIUM_POTENTIALS)}."
+        )
+    if truncation not in TRUNCATIONS:
+        raise ValueError(
+            f"unknown truncation {truncation!r}; choose one of {', '.join(TRUNCATIONS)}."
+        )
+    box = helium_box(n_particles, density, dim, cell)
+    hilbert = periodic_particles(n_particles, box)
+    pair = HELIUM_POTENTIALS[potential]
+    cutoff = min(box) / 2.0
+    density_units = n_particles / math.prod(box)
+    tail = tail_correction(pair, cutoff, density_units, dim)
+    shift = 0.0
+    if truncation == "shifted":
+        shift = float(pair(np.asarray(cutoff)))
+        tail += shift_correction(pair, cutoff, density_units, dim)
+    reference = next(
+        (
+            ref
+            for ref in HELIUM_REFERENCES
+            if ref.matches(dim, density, potential, n_particles, cell, truncation)
+        ),
+        None,
     )
     return _system(
         f"helium-{dim}d",
         hilbert,
-        pair_energy(hilbert, aziz_hfdhe2, cutoff=cutoff, constant=n_particles * tail),
+        pair_energy(hilbert, lambda r: pair(r) - shift, cutoff=cutoff, constant=n_particles * tail),
         kelvin_per_unit=KELVIN_PER_UNIT,
         angstrom_per_unit=R_M_ANGSTROM,
-        reference_energy_per_particle=reference[0],
-        reference_source=reference[1],
+        reference_energy_per_particle=None
+        if reference is None
+        else reference.energy_kelvin / KELVIN_PER_UNIT,
+        reference_source=None if reference is None else reference.source,
         tail_energy_per_particle=tail,
     )
 
@@ -279,14 +399,14 @@ SYSTEM_PRESETS = {
         {"density": 0.3},
     ),
     "helium-2d": SystemPreset(
-        lambda n_particles, density: helium(n_particles, density, dim=2),
-        ("density",),
+        lambda n_particles, **settings: helium(n_particles, dim=2, **settings),
+        ("density", "cell", "potential", "truncation"),
         5,
         {"density": HELIUM_DENSITIES[2], "cusp_init": 1.0},
     ),
     "helium-3d": SystemPreset(
-        lambda n_particles, density: helium(n_particles, density, dim=3),
-        ("density",),
+        lambda n_particles, **settings: helium(n_particles, dim=3, **settings),
+        ("density", "potential", "truncation"),
         5,
         {"density": HELIUM_DENSITIES[3], "cusp_init": 1.0},
         # measured, DeepSet N = 32: at 0.01 and 100 an update of norm 3543 threw

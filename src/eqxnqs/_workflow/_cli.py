@@ -90,6 +90,21 @@ def _parser() -> argparse.ArgumentParser:
         "helium: density in 1/angstrom^dim (default: 0.3 on the ring, the equilibrium "
         "density 0.04344 for helium-2d and 0.02186 for helium-3d)",
     )
+    option(
+        group,
+        "cell",
+        str,
+        "helium-2d/3d: square (a square or cube), or triangular (2D: the rectangle of "
+        "a triangular lattice of N = 2 Mx My atoms, as Linteau et al.)",
+    )
+    option(group, "potential", str, "helium-2d/3d: hfdhe2 (Aziz 1979) or hfd-b (Aziz 1987)")
+    option(
+        group,
+        "truncation",
+        str,
+        "helium-2d/3d: the potential is cut at half the shortest side with its tail added "
+        "(plain), and also shifted by -V(r_c) with the shift's mean added (shifted)",
+    )
     option(group, "dim", int, "gaussian: spatial dimension D (1, 2 or 3)")
     option(group, "box-length", float, "gaussian: box side in every direction")
     option(group, "v0", float, "gaussian: interaction strength V0")

@@ -17,7 +17,8 @@ from .._models._features import phi_widths, rho_widths
 from .._models._pooling import POOLINGS
 from .._models._rel_distance import RHO_READOUTS
 from .._netket._single_particle_sampler import START_CHOICES
-from .._systems._hamiltonians import SYSTEM_PRESETS
+from .._systems._hamiltonians import CELLS, SYSTEM_PRESETS, TRUNCATIONS
+from .._systems._potentials import HELIUM_POTENTIALS
 
 SYSTEMS = tuple(SYSTEM_PRESETS)
 DRIVERS = ("vmc_sr", "vmc")
@@ -73,6 +74,13 @@ class RunConfig:
     # helium: density in 1/angstrom^dim (None: 0.3 for the ring, the equilibrium
     # density 0.04344 A^-2 for helium-2d and 0.02186 A^-3 for helium-3d)
     density: float | None = None
+    # helium-2d/3d: the cell ("square": a square or cube; "triangular": the 2D rectangle
+    # of a triangular lattice of N), the pair potential ("hfdhe2", "hfd-b") and its
+    # truncation at half the shortest side ("plain"; "shifted": also shifted by -V(r_c),
+    # with the shift's mean added back, the convention of Linteau et al.)
+    cell: str = "square"
+    potential: str = "hfdhe2"
+    truncation: str = "plain"
     # gaussian bosons: box side (every direction), dimension, V0 and sigma
     # (calogero-sutherland: box_length is the ring length, beta the exponent)
     dim: int = 1
@@ -176,6 +184,9 @@ class RunConfig:
             )
 
         choice("system", SYSTEMS)
+        choice("cell", CELLS)
+        choice("potential", tuple(HELIUM_POTENTIALS))
+        choice("truncation", TRUNCATIONS)
         if self.cusp_exponent == "auto":
             object.__setattr__(self, "cusp_exponent", SYSTEM_PRESETS[self.system].cusp_exponent)
         for name, value in SYSTEM_PRESETS[self.system].defaults.items():
@@ -206,6 +217,11 @@ class RunConfig:
             f"beta must be a number >= 1; got {self.beta!r}.",
         )
         require(self.dim in (1, 2, 3), f"dim must be 1, 2 or 3; got {self.dim!r}.")
+        require(
+            self.cell == "square" or self.system == "helium-2d" and self.n_particles % 2 == 0,
+            "cell triangular is a helium-2d cell of an even number of atoms; got system "
+            f"{self.system} with n_particles {self.n_particles}.",
+        )
         require(
             self.system != "calogero-sutherland" or self.dim == 1,
             f"calogero-sutherland is one-dimensional; got dim {self.dim}.",
