@@ -184,6 +184,14 @@ class PairwiseLogAmplitude(PeriodicLogAmplitude):
         grad, hessian_diagonal = self.grad_and_hessian_diagonal(x)
         return grad, jnp.sum(weights * hessian_diagonal)
 
+    def grad_and_directional_laplacian(self, x, directions):
+        """As `PeriodicLogAmplitude.grad_and_directional_laplacian`, from the pair terms'
+        full D x D Hessians in O(N^2 D^2 k) (folx's when `sums_pairs` is false)."""
+        if not self.sums_pairs:
+            return super().grad_and_directional_laplacian(x, directions)
+        self.check_configuration(x)
+        return pairwise_grad_and_directional_laplacian(self, jnp.asarray(x), directions)
+
 
 def full_grad_and_hessian_diagonal(
     fn, x: Float[Array, " n"]
@@ -239,6 +247,70 @@ def axis_jets(fn, u: Float[Array, " dim"]):
 
     first, second = jax.vmap(along)(jnp.eye(u.shape[0], dtype=u.dtype))
     return fn(u), first, second
+
+
+def hessian_jets(fn, u: Float[Array, " dim"]):
+    """``fn(u)``, its Jacobian and its Hessian: shapes ``(m,)``, ``(m, dim)``, ``(m, dim, dim)``.
+
+    ``fn`` maps ``(dim,)`` to ``(m,)``; forward-over-forward autodiff along
+    every pair of axes.
+    """
+    axes = jnp.eye(u.shape[0], dtype=u.dtype)
+
+    def along(a, b):
+        def slope(v):
+            return jax.jvp(fn, (v,), (a,))[1]
+
+        return jax.jvp(slope, (u,), (b,))
+
+    first, second = jax.vmap(lambda b: jax.vmap(lambda a: along(a, b))(axes))(axes)
+    # first[b, a] is the slope along a (the same for every b); second[b, a] = d2 fn / da db.
+    return fn(u), jnp.moveaxis(first[0], 0, -1), jnp.moveaxis(second, (0, 1), (-1, -2))
+
+
+def pairwise_grad_and_directional_laplacian(
+    model: PairwiseLogAmplitude, x: Float[Array, " n_dof"], directions: Float[Array, "n_dof k"]
+):
+    r"""``(grad, tr(C^T H C))`` of ``model(x)`` for ``C = directions``, from the pair terms.
+
+    With ``S = sum_p t(u_p)``, ``J_S = dS/dx`` and ``c_p = c_i - c_j`` the
+    change of a pair's displacement along a direction ``c``,
+
+    .. math::
+        c^T H c = \sum_p \nabla R \cdot \partial^2 t(u_p)[c_p, c_p]
+            + (J_S c)^T H_R (J_S c),
+
+    summed over the columns of ``C``: O(N^2 D^2 k) for k columns.
+    """
+    n, dim = model.n_particles, model.dim
+    positions = x.reshape(n, dim)
+    shifts, weights = circulant_pairs(n)
+    partners = (np.arange(n)[:, None] + shifts[None, :]) % n
+    u = positions[:, None, :] - positions[partners]  # (N, S, D)
+    _, unravel = ravel_pytree(model.pair_terms(u[0, 0]))
+
+    def flat_terms(v):
+        return ravel_pytree(model.pair_terms(v))[0]
+
+    value, jacobian, hessian = jax.vmap(jax.vmap(lambda v: hessian_jets(flat_terms, v)))(u)
+    w = jnp.asarray(weights, dtype=x.dtype)
+    pair_sum = jnp.einsum("s,ism->m", w, value)
+
+    def readout(total):
+        return model.readout(unravel(total))
+
+    readout_grad = jax.grad(readout)(pair_sum)
+    readout_hessian = jax.hessian(readout)(pair_sum)
+    slopes = jnp.einsum("isma,m->isa", jacobian, readout_grad)  # (N, S, D)
+    grad = _per_particle(slopes, shifts, weights, -1.0)
+    columns = directions.reshape(n, dim, -1)
+    change = columns[:, None] - columns[partners]  # (N, S, D, k)
+    metric = jnp.einsum("isak,isbk->isab", change, change)
+    curvature = jnp.einsum("ismab,m->isab", hessian, readout_grad)
+    inner = jnp.einsum("s,isab,isab->", w, curvature, metric)
+    projected = jnp.einsum("s,isma,isak->mk", w, jacobian, change)  # J_S C
+    outer = jnp.einsum("mk,mn,nk->", projected, readout_hessian, projected)
+    return grad.reshape(-1), inner + outer
 
 
 def pairwise_grad_and_hessian_diagonal(model: PairwiseLogAmplitude, x: Float[Array, " n_dof"]):

@@ -20,6 +20,7 @@ import abc
 
 import equinox as eqx
 import folx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -73,6 +74,17 @@ class PeriodicLogAmplitude(eqx.Module):
         """
         return False
 
+    @property
+    def surrogate(self) -> "PeriodicLogAmplitude | None":
+        """A cheaper wavefunction close to this one, with fast moves, or ``None``.
+
+        `eqxnqs.SingleParticleMetropolis` then moves particles by the
+        surrogate's O(N) moves and accepts or rejects each sweep as a whole by
+        this wavefunction (a surrogate transition, which leaves the chain
+        exact): one forward pass per sweep instead of one per move.
+        """
+        return None
+
     def move_state(self, x: Float[Array, " n_dof"]):
         """What `moved` needs to know about configuration ``x`` (a pytree; None by default)."""
         return None
@@ -109,6 +121,31 @@ class PeriodicLogAmplitude(eqx.Module):
         """
         self.check_configuration(x)
         return folx_grad_and_laplacian(self, x, weights)
+
+    def grad_and_directional_laplacian(
+        self, x: Float[Array, " n_dof"], directions: Float[Array, "n_dof k"]
+    ) -> tuple[Float[Array, " n_dof"], Float[Array, ""]]:
+        """``d log psi / dx_k`` and the sum of the second derivatives along the columns of
+        `directions`, ``sum_n c_n^T H c_n = tr(C^T H C)`` (H the Hessian of log psi).
+
+        With ``C = diag(sqrt(w))`` this is `grad_and_laplacian`'s weighted
+        Laplacian; a coordinate transformation (`eqxnqs.Backflow`) passes its
+        Jacobian. Exact; this default takes the gradient by reverse mode and
+        folx's forward Laplacian of ``log psi(x + C z)`` at ``z = 0``.
+        """
+        self.check_configuration(x)
+        return folx_grad_and_directional_laplacian(self, x, directions)
+
+
+def folx_grad_and_directional_laplacian(fn, x, directions) -> tuple[Array, Array]:
+    """Gradient of a scalar ``fn`` at ``x`` and ``tr(C^T H C)`` for ``C = directions``."""
+
+    def along(z):
+        return fn(x + directions @ z)
+
+    zeros = jnp.zeros(directions.shape[1], dtype=x.dtype)
+    laplacian = folx.forward_laplacian(along, sparsity_threshold=0)(zeros).laplacian
+    return jax.grad(fn)(x), laplacian
 
 
 def default_samples_per_step(n_dof: int) -> int:

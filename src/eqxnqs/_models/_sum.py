@@ -59,6 +59,15 @@ class SumLogAmplitude(PairwiseLogAmplitude):
     def has_fast_moves(self) -> bool:
         return any(term.has_fast_moves for term in self.terms)
 
+    @property
+    def surrogate(self):
+        """The sum with every term that has a surrogate replaced by it (``None`` if none has)."""
+        if all(term.has_fast_moves or term.surrogate is None for term in self.terms):
+            return None
+        return SumLogAmplitude(
+            *(term if term.has_fast_moves else term.surrogate or term for term in self.terms)
+        )
+
     def move_state(self, x):
         """The terms' own move states."""
         return tuple(term.move_state(x) for term in self.terms)
@@ -101,6 +110,13 @@ class SumLogAmplitude(PairwiseLogAmplitude):
         """The sum of the terms' `grad_and_laplacian` (each by its own route)."""
         self.check_configuration(x)
         parts = [term.grad_and_laplacian(jnp.asarray(x), weights) for term in self.terms]
+        return jax.tree.map(lambda *a: sum(a), *parts)
+
+    def grad_and_directional_laplacian(self, x, directions):
+        """The sum of the terms' `grad_and_directional_laplacian` (each by its own route)."""
+        self.check_configuration(x)
+        x = jnp.asarray(x)
+        parts = [term.grad_and_directional_laplacian(x, directions) for term in self.terms]
         return jax.tree.map(lambda *a: sum(a), *parts)
 
     @property

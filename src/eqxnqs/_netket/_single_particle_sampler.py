@@ -30,7 +30,6 @@ from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
 from .._geometry import box_from_hilbert
-from .._models._periodic import PeriodicLogAmplitude
 from ._framework import wrapped_model
 
 START_CHOICES = ("lattice", "uniform")
@@ -212,14 +211,6 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
-def incremental_model(machine, parameters) -> PeriodicLogAmplitude | None:
-    """The model behind a sampler's ``machine``, if it has O(N) single-particle moves."""
-    if not isinstance(machine, EquinoxWrapper):
-        return None
-    model = wrapped_model(machine, parameters)
-    return model if model.has_fast_moves else None
-
-
 class SingleParticleMetropolis(MetropolisSampler):
     """Metropolis sampler with `SingleParticleGaussianRule`, fast for pairwise log-amplitudes.
 
@@ -248,9 +239,35 @@ class SingleParticleMetropolis(MetropolisSampler):
         super().__init__(hilbert, rule, **kwargs)
 
     def _sample_next(self, machine, parameters, state):
-        model = incremental_model(machine, parameters)
+        model = wrapped_model(machine, parameters) if isinstance(machine, EquinoxWrapper) else None
         if model is None or self.chunk_size is not None:
             return super()._sample_next(machine, parameters, state)
+        surrogate = model.surrogate
+        if surrogate is None or not surrogate.has_fast_moves:
+            if not model.has_fast_moves:
+                return super()._sample_next(machine, parameters, state)
+            state, _ = self._sweep(model, state)
+            return state, (state.σ, state.log_prob)
+        # Surrogate transition: a sweep of O(N) moves on psi~, then one test on psi.
+        start = state.σ
+        start_log_prob = self.machine_pow * jax.vmap(model)(start)
+        new_rng, key = jax.random.split(state.rng)
+        state, surrogate_start = self._sweep(surrogate, state.replace(rng=new_rng))
+        log_prob = self.machine_pow * jax.vmap(model)(state.σ)
+        log_ratio = (log_prob - start_log_prob) - (state.log_prob - surrogate_start)
+        accept = jax.random.uniform(key, shape=(self.n_batches,)) < jnp.exp(log_ratio)
+        state = state.replace(
+            σ=jnp.where(accept[:, None], state.σ, start),
+            log_prob=jnp.where(accept, log_prob, start_log_prob),
+        )
+        return state, (state.σ, state.log_prob)
+
+    def _sweep(self, model, state):
+        """`sweep_size` single-particle moves of every chain by `model`'s move protocol.
+
+        Returns the new state, whose ``log_prob`` is `model`'s, and `model`'s
+        log-probability of the chains at the start of the sweep.
+        """
 
         def where(accept, new, old):
             return jax.tree.map(
@@ -259,7 +276,8 @@ class SingleParticleMetropolis(MetropolisSampler):
 
         # The move states of every chain, rebuilt from scratch once per sweep.
         move_state = jax.vmap(model.move_state)(state.σ)
-        state = state.replace(log_prob=self.machine_pow * jax.vmap(model)(state.σ))
+        start_log_prob = self.machine_pow * jax.vmap(model)(state.σ)
+        state = state.replace(log_prob=start_log_prob)
         width = self.rule.width(state)
 
         def step(i, carry):
@@ -280,7 +298,7 @@ class SingleParticleMetropolis(MetropolisSampler):
             return state, where(accept, proposal_state, move_state)
 
         state = jax.lax.fori_loop(0, self.sweep_size, step, (state, move_state))[0]
-        return state, (state.σ, state.log_prob)
+        return state, start_log_prob
 
     def __repr__(self):
         return (

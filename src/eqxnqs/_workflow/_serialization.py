@@ -15,6 +15,7 @@ import equinox as eqx
 import jax
 
 from .._models._activations import activation_by_name, activation_name
+from .._models._backflow import Backflow
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
 from .._models._mpnn import MPNN
 from .._models._pooling import pooling_name
@@ -84,6 +85,21 @@ def _sum_from(hyper: dict, key) -> SumLogAmplitude:
     return SumLogAmplitude(*(_from_spec(spec, k) for spec, k in zip(hyper["terms"], keys)))
 
 
+def _backflow_hyperparameters(model: Backflow) -> dict:
+    return {
+        **model.hyperparameters(),
+        "widths": list(model.hyperparameters()["widths"]),
+        "inner": _spec(model.inner),
+    }
+
+
+def _backflow_from(hyper: dict, key) -> Backflow:
+    hyper = dict(hyper)
+    inner_key, key = jax.random.split(key)
+    inner = _from_spec(hyper.pop("inner"), inner_key)
+    return Backflow(inner, **hyper, key=key)
+
+
 #: The models that can be saved: class name -> (hyperparameters to JSON, JSON to model).
 MODEL_CLASSES = {
     "DeepSetRelDistance": (DeepSetRelDistance, _deepset_hyperparameters, _deepset_from),
@@ -92,6 +108,7 @@ MODEL_CLASSES = {
     "TripletJastrow": (TripletJastrow, _jastrow_hyperparameters, _jastrow_from(TripletJastrow)),
     "MPNN": (MPNN, _mpnn_hyperparameters, _mpnn_from),
     "SumLogAmplitude": (SumLogAmplitude, _sum_hyperparameters, _sum_from),
+    "Backflow": (Backflow, _backflow_hyperparameters, _backflow_from),
 }
 
 

@@ -1,0 +1,193 @@
+"""Backflow: quasi-particle coordinates, exact derivatives, symmetries, and its sampler."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import netket as nk
+import numpy as np
+import pytest
+import scipy.integrate
+
+import eqxnqs
+from helpers import (
+    assert_kinetic_energy_matches_netket,
+    random_configurations,
+    symmetry_cases,
+    symmetry_images,
+)
+
+BOXES = {1: (5.0,), 2: (3.0, 4.0), 3: (2.5, 3.0, 2.8)}
+N = 5
+
+
+def _with_eta(model, scale, seed=0):
+    """`model` (a Backflow) with eta's zero-initialised last layer drawn at `scale`."""
+    weight = scale * jax.random.normal(jax.random.key(seed), model.eta.layers[-1].weight.shape)
+    return eqx.tree_at(lambda m: m.eta.layers[-1].weight, model, weight)
+
+
+def _inner(dim, n=N, *, key=jax.random.key(0)):
+    box = BOXES[dim]
+    deepset = eqxnqs.DeepSetRelDistance(
+        box, n, layers_phi=2, features_phi=(6, 6), layers_rho=2, features_rho=(6, 1),
+        cusp_exponent=5, key=key,
+    )  # fmt: skip
+    triplet = eqxnqs.TripletJastrow(box, n, strength=-0.8, center=0.9, width=0.6)
+    return eqxnqs.SumLogAmplitude(eqxnqs.McMillanJastrow(box, n, b=0.4), deepset, triplet)
+
+
+def _backflow(dim, scale=0.3, n=N):
+    return _with_eta(eqxnqs.Backflow(_inner(dim, n), key=jax.random.key(1)), scale)
+
+
+def _spread(x, box, n, dim, minimum):
+    """Keep configurations whose particles are all at least `minimum` apart (periodic), so
+    that the hard-core terms stay moderate and the comparison tests the formulas."""
+    box = jnp.asarray(box)
+    r = jax.vmap(lambda y: eqxnqs.minimum_image_distances(y.reshape(n, dim), box))(x)
+    return x[np.asarray(jnp.min(r, axis=1) > minimum)]
+
+
+def test_a_new_backflow_is_its_inner_wavefunction():
+    inner = _inner(2)
+    model = eqxnqs.Backflow(inner, key=jax.random.key(1))
+    x = random_configurations(jax.random.key(2), 8, N, BOXES[2])
+    np.testing.assert_array_equal(jax.vmap(model)(x), jax.vmap(inner)(x))
+    np.testing.assert_array_equal(jax.vmap(model.quasi_particles)(x), x)
+    assert model.surrogate is inner
+
+
+def test_quasi_particles_are_the_formula():
+    model = _backflow(2)
+    box = np.asarray(BOXES[2])
+    x = np.asarray(random_configurations(jax.random.key(3), 3, N, box))
+    for y in x:
+        positions = y.reshape(N, 2)
+        want = positions.copy()
+        for i in range(N):
+            for j in range(N):
+                if i != j:
+                    u = positions[i] - positions[j]
+                    r = np.linalg.norm(box / np.pi * np.sin(np.pi * u / box))
+                    eta = float(model.eta(jnp.asarray([r]))[0])
+                    want[i] += eta * box / (2 * np.pi) * np.sin(2 * np.pi * u / box)
+        np.testing.assert_allclose(model.quasi_particles(jnp.asarray(y)), want.reshape(-1))
+
+
+@symmetry_cases(N)
+def test_backflow_keeps_the_symmetries(dim, seed, images):
+    jitted = eqx.filter_jit(_backflow(dim))
+    rng = np.random.default_rng(seed)
+    positions = rng.uniform(0, 1, (N, dim)) * np.asarray(BOXES[dim])
+    value = float(jitted(positions.reshape(-1)))
+    for moved in symmetry_images(positions, BOXES[dim], rng, images):
+        assert float(jitted(moved.reshape(-1))) == pytest.approx(value, rel=1e-10, abs=1e-10)
+
+
+@eqx.filter_jit
+def _derivatives(model, x, weights, directions):
+    """The model's own routes and jax.hessian's, for a batch of configurations."""
+
+    def one(y):
+        hessian = jax.hessian(model)(y)
+        return (
+            model.grad_and_laplacian(y, weights),
+            model.grad_and_directional_laplacian(y, directions),
+            (jax.grad(model)(y), jnp.sum(weights * jnp.diag(hessian))),
+            jnp.trace(directions.T @ hessian @ directions),
+        )
+
+    return jax.vmap(one)(x)
+
+
+def _assert_exact(model, x, dim, n):
+    weights = jnp.asarray(np.random.default_rng(dim).uniform(0.5, 2.0, n * dim))
+    directions = jax.random.normal(jax.random.key(dim), (n * dim, 3))
+    (grad, laplacian), (grad_along, curvature), (want_grad, want_laplacian), want_curvature = (
+        _derivatives(model, x, weights, directions)
+    )
+    for got in (grad, grad_along):
+        np.testing.assert_allclose(got, want_grad, rtol=1e-10, atol=1e-10 * np.abs(want_grad).max())
+    np.testing.assert_allclose(laplacian, want_laplacian, rtol=1e-10)
+    np.testing.assert_allclose(curvature, want_curvature, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_backflow_derivatives_are_exact(dim):
+    x = random_configurations(jax.random.key(4), 60, N, BOXES[dim])
+    _assert_exact(_backflow(dim), _spread(x, BOXES[dim], N, dim, 0.5)[:3], dim, N)
+
+
+@pytest.mark.parametrize("name", ["deepset", "mcmillan", "triplet", "sum", "mpnn"])
+def test_second_derivatives_along_directions_are_exact(name):
+    box, dim, n = BOXES[2], 2, 4
+    models = {
+        "deepset": lambda: _inner(dim, n).terms[1],
+        "mcmillan": lambda: eqxnqs.McMillanJastrow(box, n, b=0.4),
+        "triplet": lambda: _inner(dim, n).terms[2],
+        "sum": lambda: _inner(dim, n),
+        "mpnn": lambda: eqxnqs.MPNN(
+            box, n, node_features=4, edge_features=4, n_layers=1, n_heads=1, key=jax.random.key(5)
+        ),
+    }
+    model = models[name]()
+    if name == "mpnn":  # its readout starts at zero
+        model = eqx.tree_at(
+            lambda m: m.readout.layers[-1].weight,
+            model,
+            jax.random.normal(jax.random.key(6), model.readout.layers[-1].weight.shape),
+        )
+    x = _spread(random_configurations(jax.random.key(7), 40, n, box), box, n, dim, 0.5)[:2]
+    _assert_exact(model, x, dim, n)
+
+
+def test_backflow_kinetic_energy_matches_netket():
+    model = _backflow(2)
+    x = _spread(random_configurations(jax.random.key(9), 60, N, BOXES[2]), BOXES[2], N, 2, 0.5)
+    hilbert = eqxnqs.periodic_particles(N, BOXES[2])
+    masses = np.repeat(np.random.default_rng(3).uniform(0.5, 2.0, N), 2)  # per coordinate
+    assert_kinetic_energy_matches_netket(model, hilbert, masses, x[:4])
+
+
+def test_backflow_refuses_what_it_cannot_wrap():
+    with pytest.raises(TypeError, match="inner must be an eqxnqs log-amplitude"):
+        eqxnqs.Backflow(lambda x: 0.0, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="widths must be positive integers"):
+        eqxnqs.Backflow(_inner(1), widths=(4, 0), key=jax.random.key(0))
+
+
+def test_backflow_saves_and_loads(tmp_path):
+    model = _backflow(2)
+    eqxnqs.save(tmp_path / "bf.eqx", model)
+    loaded = eqxnqs.load(tmp_path / "bf.eqx")
+    x = random_configurations(jax.random.key(10), 4, N, BOXES[2])
+    np.testing.assert_array_equal(jax.vmap(loaded)(x), jax.vmap(model)(x))
+
+
+def test_surrogate_transitions_sample_the_backflow_wavefunction():
+    # Two particles on a ring: |psi|^2 depends on u = x_1 - x_2 alone, so <cos(2 pi u / L)>
+    # is a one-dimensional integral. The sampler moves particles by the inner wavefunction
+    # and tests each sweep by the backflow one; its average must be the backflow's.
+    box = (4.0,)
+    inner = eqxnqs.McMillanJastrow(box, 2, exponent=5, b=1.0)
+    model = _with_eta(eqxnqs.Backflow(inner, widths=(4,), key=jax.random.key(1)), 1.0, seed=3)
+
+    def density(u, m):
+        return float(jnp.exp(2 * m(jnp.asarray([u, 0.0]))))
+
+    def average(m):
+        norm = scipy.integrate.quad(density, 0, box[0], args=(m,), limit=200)[0]
+        moment = scipy.integrate.quad(
+            lambda u: np.cos(2 * np.pi * u / box[0]) * density(u, m), 0, box[0], limit=200
+        )[0]
+        return moment / norm
+
+    want, inner_value = average(model), average(inner)
+    sampler = eqxnqs.SingleParticleMetropolis(eqxnqs.periodic_particles(2, box), sigma=0.8,
+                                              n_chains=16, sweep_size=4)  # fmt: skip
+    vstate = eqxnqs.make_mcstate(sampler, model, n_samples=16 * 512, n_discard_per_chain=32)
+    samples = np.asarray(vstate.sample()).reshape(16, -1, 2)
+    values = np.cos(2 * np.pi * (samples[..., 0] - samples[..., 1]) / box[0])
+    stats = nk.stats.statistics(values)
+    assert abs(want - inner_value) > 10 * stats.error_of_mean  # the test can fail
+    assert abs(stats.mean - want) < 4 * stats.error_of_mean
