@@ -172,6 +172,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="multiply by the triplet factor of Schmidt et al. (learnable, starts at 1)",
     )
+    group.add_argument(
+        "--backflow",
+        action="store_true",
+        help="evaluate the wavefunction at backflow coordinates q_i = x_i + sum_j "
+        "eta(|d_ij|) s_ij, eta a learned MLP starting at zero",
+    )
+    option(
+        group,
+        "init-from",
+        _optional_str,
+        "start from the parameters of a saved model (model.eqx, or a run folder): "
+        "the same model at any N, or the one inside --backflow",
+    )
     group.add_argument("--no-bias", action="store_true", help="dense layers without bias")
     group.add_argument(
         "--linear-cusp",

@@ -124,6 +124,12 @@ class RunConfig:
     # times the triplet (three-body) factor of Schmidt et al., starting at 1
     # (lambda = 0; its range r_t = 1 and width w_t = 0.5 in the system's length unit)
     three_body: bool = False
+    # evaluate the whole wavefunction at backflow coordinates q_i = x_i + sum_j
+    # eta(|d_ij|) s_ij, eta an MLP that starts at zero (eqxnqs.Backflow)
+    backflow: bool = False
+    # start from the parameters of a saved model (a model.eqx file or a run folder
+    # holding one): the same model of any N, or the model inside the backflow
+    init_from: str | None = None
     # sampler: eqxnqs's single-particle moves, or NetKet's all-particle Gaussian ones
     sampler: str = "single-particle"
     # the starting step width; adapted before every sampling towards this
@@ -292,9 +298,14 @@ class RunConfig:
         choice("sampler", SAMPLERS)
         if self.jastrow is not None:
             choice("jastrow", JASTROWS)
+        for name in ("three_body", "backflow"):
+            require(
+                isinstance(getattr(self, name), bool),
+                f"{name} must be True or False; got {getattr(self, name)!r}.",
+            )
         require(
-            isinstance(self.three_body, bool),
-            f"three_body must be True or False; got {self.three_body!r}.",
+            self.init_from is None or isinstance(self.init_from, str) and self.init_from,
+            f"init_from must be the path of a saved model or None; got {self.init_from!r}.",
         )
         require(
             not self.three_body or self.n_particles >= 3,

@@ -5,12 +5,14 @@ import json
 import math
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import netket as nk
 import numpy as np
 import optax
 
 from .._models._activations import activation_by_name
+from .._models._backflow import Backflow
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
 from .._models._mpnn import MPNN
 from .._models._periodic import PeriodicLogAmplitude
@@ -38,8 +40,8 @@ from ._plots import (
     plot_pair_distribution,
     plot_structure_factor,
 )
-from ._run_config import RunConfig
-from ._serialization import is_main_process, save, write_run_file
+from ._run_config import ConfigError, RunConfig
+from ._serialization import is_main_process, load, save, write_run_file
 from ._trust import assess_run, final_energy
 
 CONFIG_FILE = "config.json"
@@ -56,7 +58,8 @@ class RunFolderError(ValueError):
 def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     """The network of `config` (DeepSet, or MPNN times its McMillan cusp factor),
     times the Jastrow factor that `config.jastrow` names, if any, and the
-    triplet factor if `config.three_body`."""
+    triplet factor if `config.three_body`; all at backflow coordinates if
+    `config.backflow`, and starting from `config.init_from`'s parameters."""
     key = jax.random.key(config.seed)
     if config.model == "mpnn":
         terms = [
@@ -116,7 +119,49 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
         terms.insert(0, PowerLawJastrow(system.box, system.n_particles, beta=config.jastrow_init))
     if config.three_body:
         terms.append(TripletJastrow(system.box, system.n_particles))
-    return terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
+    model = terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
+    if config.backflow:
+        model = Backflow(model, key=jax.random.fold_in(key, 1))
+    if config.init_from is not None:
+        model = initialised_from(model, Path(config.init_from))
+    return model
+
+
+def initialised_from(model: PeriodicLogAmplitude, path: Path) -> PeriodicLogAmplitude:
+    """`model` with the parameters of the model saved at `path` (a file or a run folder).
+
+    The saved model must have the same parameters (names and shapes) as
+    `model`, or as the wavefunction inside `model`'s backflow (which then
+    starts at zero, so the run starts from the saved wavefunction itself).
+    Its box and particle number may differ: only the parameters are taken.
+    """
+    file = path / MODEL_FILE if path.is_dir() else path
+    try:
+        source = load(file)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"init_from: cannot read a model from {path}: {error}") from None
+    moved = same_parameters(model, source)
+    if moved is None and isinstance(model, Backflow):
+        inner = same_parameters(model.inner, source)
+        moved = None if inner is None else eqx.tree_at(lambda m: m.inner, model, inner)
+    if moved is None:
+        raise ConfigError(
+            f"init_from: the model in {file} ({type(source).__name__}) does not have this "
+            f"run's parameters ({type(model).__name__}); the settings of the two runs "
+            "must build the same model."
+        )
+    return moved
+
+
+def same_parameters(template, source):
+    """`template` with the arrays of `source` when both have the same parameters (the
+    same names and shapes), else ``None``."""
+    arrays, static = eqx.partition(template, eqx.is_array)
+    paths, treedef = jax.tree_util.tree_flatten_with_path(arrays)
+    source_paths, _ = jax.tree_util.tree_flatten_with_path(eqx.filter(source, eqx.is_array))
+    if [(p, a.shape) for p, a in paths] != [(p, a.shape) for p, a in source_paths]:
+        return None
+    return eqx.combine(jax.tree.unflatten(treedef, [a for _, a in source_paths]), static)
 
 
 def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude):
