@@ -15,6 +15,7 @@ from ._geometry import (
     sine_pair_displacements as sine_pair_displacements,
 )
 from ._models._backflow import Backflow as Backflow
+from ._models._backflow import with_backflow as with_backflow
 from ._models._deepset import DeepSetMLP as DeepSetMLP
 from ._models._jastrow import McMillanJastrow as McMillanJastrow
 from ._models._jastrow import PowerLawJastrow as PowerLawJastrow

@@ -235,6 +235,32 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
             return None
         return jax.nn.softplus(self.cusp[0]) if self.positive_cusp else self.cusp[0]
 
+    def split_cusp(self):
+        """``(McMillanJastrow, DeepSetRelDistance)`` whose sum is this model, the second
+        without a cusp term (``(None, self)`` when there is none).
+
+        The cusp ``-b / (2 |d|^k)`` with NetKet's ``|d|``, ``pi/2`` times the chord
+        distance, is McMillan's factor with ``b_McMillan = b^(1/k) 2 / pi`` exactly.
+        """
+        from ._jastrow import McMillanJastrow
+
+        if self.cusp is None:
+            return None, self
+        strength = float(self.cusp_strength)
+        if not strength > 0:
+            raise ValueError(f"only a positive cusp b is a McMillan factor; got b = {strength}.")
+        factor = McMillanJastrow(
+            self.box,
+            self.n_particles,
+            exponent=self.cusp_exponent,
+            b=strength ** (1.0 / self.cusp_exponent) * 2.0 / math.pi,
+        )
+        hyper = {**self.hyperparameters(), "cusp_exponent": None}
+        bare = DeepSetRelDistance(
+            hyper.pop("box"), hyper.pop("n_particles"), **hyper, key=jax.random.key(0)
+        )
+        return factor, eqx.tree_at(lambda m: (m.phi, m.rho), bare, (self.phi, self.rho))
+
     @property
     def sums_pairs(self) -> bool:
         """Whether the pooling is linear (sum or mean), so that the fast routes apply."""

@@ -249,7 +249,9 @@ class SingleParticleMetropolis(MetropolisSampler):
             state, _ = self._sweep(model, state)
             return state, (state.σ, state.log_prob)
         # Surrogate transition: a sweep of O(N) moves on psi~, then one test on psi.
-        start = state.σ
+        # A move counts as accepted only if its sweep is: the acceptance (and the
+        # adapted width) is that of the moves that the chain keeps.
+        start, accepted = state.σ, state.n_accepted_proc
         start_log_prob = self.machine_pow * jax.vmap(model)(start)
         new_rng, key = jax.random.split(state.rng)
         state, surrogate_start = self._sweep(surrogate, state.replace(rng=new_rng))
@@ -259,6 +261,7 @@ class SingleParticleMetropolis(MetropolisSampler):
         state = state.replace(
             σ=jnp.where(accept[:, None], state.σ, start),
             log_prob=jnp.where(accept, log_prob, start_log_prob),
+            n_accepted_proc=jnp.where(accept, state.n_accepted_proc, accepted),
         )
         return state, (state.σ, state.log_prob)
 

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from .._models._activations import activation_by_name
-from .._models._backflow import Backflow
+from .._models._backflow import with_backflow
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
 from .._models._mpnn import MPNN
 from .._models._periodic import PeriodicLogAmplitude
@@ -120,35 +120,35 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     if config.three_body:
         terms.append(TripletJastrow(system.box, system.n_particles))
     model = terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
-    if config.backflow:
-        model = Backflow(model, key=jax.random.fold_in(key, 1))
-    if config.init_from is not None:
-        model = initialised_from(model, Path(config.init_from))
-    return model
+    source = None if config.init_from is None else saved_model(Path(config.init_from))
+    if not config.backflow:
+        return model if source is None else initialised_from(model, source, config.init_from)
+    flow_key = jax.random.fold_in(key, 1)
+    if source is not None and same_parameters(model, source) is not None:
+        # A run without backflow: the new run starts from its wavefunction exactly.
+        return with_backflow(same_parameters(model, source), key=flow_key)
+    model = with_backflow(model, key=flow_key)
+    return model if source is None else initialised_from(model, source, config.init_from)
 
 
-def initialised_from(model: PeriodicLogAmplitude, path: Path) -> PeriodicLogAmplitude:
-    """`model` with the parameters of the model saved at `path` (a file or a run folder).
-
-    The saved model must have the same parameters (names and shapes) as
-    `model`, or as the wavefunction inside `model`'s backflow (which then
-    starts at zero, so the run starts from the saved wavefunction itself).
-    Its box and particle number may differ: only the parameters are taken.
-    """
+def saved_model(path: Path) -> PeriodicLogAmplitude:
+    """The model saved at `path`: a model file, or a run folder holding one."""
     file = path / MODEL_FILE if path.is_dir() else path
     try:
-        source = load(file)
+        return load(file)
     except (OSError, ValueError) as error:
         raise ConfigError(f"init_from: cannot read a model from {path}: {error}") from None
+
+
+def initialised_from(model, source, where) -> PeriodicLogAmplitude:
+    """`model` with the parameters of `source`, which must have the same ones (names and
+    shapes); its box and particle number may differ."""
     moved = same_parameters(model, source)
-    if moved is None and isinstance(model, Backflow):
-        inner = same_parameters(model.inner, source)
-        moved = None if inner is None else eqx.tree_at(lambda m: m.inner, model, inner)
     if moved is None:
         raise ConfigError(
-            f"init_from: the model in {file} ({type(source).__name__}) does not have this "
-            f"run's parameters ({type(model).__name__}); the settings of the two runs "
-            "must build the same model."
+            f"init_from: the model in {where} ({type(source).__name__}) does not have this "
+            f"run's parameters ({type(model).__name__}); the two runs' settings must build "
+            "the same model (or this one its backflow)."
         )
     return moved
 
