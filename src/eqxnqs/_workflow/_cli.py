@@ -58,6 +58,13 @@ def _optional_float(text: str) -> float | None:
     return None if text.lower() == "none" else float(text)
 
 
+def _optional_bool(text: str) -> bool | None:
+    words = {"none": None, "true": True, "false": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"expected true, false or none; got {text!r}")
+    return words[text.lower()]
+
+
 def _optional_float_or_auto(text: str) -> float | str | None:
     return "auto" if text.lower() == "auto" else _optional_float(text)
 
@@ -227,10 +234,30 @@ def _parser() -> argparse.ArgumentParser:
     option(group, "learning-rate", float, "optimiser learning rate")
     option(
         group,
+        "learning-rate-end",
+        _optional_float,
+        "learning rate at the last iteration, reached geometrically, or 'none' (constant)",
+    )
+    option(
+        group,
         "diag-shift",
         float,
         "SR diagonal shift (vmc_sr); default 0.01, 0.1 with --model mpnn or helium-3d",
     )
+    option(
+        group,
+        "diag-shift-end",
+        _optional_float,
+        "diagonal shift at the last iteration, reached geometrically, or 'none' (constant)",
+    )
+    option(
+        group,
+        "use-ntk",
+        _optional_bool,
+        "SR in sample space (MinSR): true, false, or 'none' (NetKet's choice: when the "
+        "parameters outnumber the samples)",
+    )
+    option(group, "momentum", _optional_float, "SPRING's momentum in [0, 1) (needs --use-ntk true)")
     option(
         group,
         "clip-local-energy",

@@ -146,9 +146,19 @@ class RunConfig:
     driver: str = "vmc_sr"
     optimizer: str = "sgd"
     learning_rate: float = 0.01
+    # the learning rate at the last iteration: it decays geometrically from
+    # learning_rate to this (None: constant)
+    learning_rate_end: float | None = None
     # SR's diagonal shift (None: 0.01 for the DeepSet, 0.1 for the MPNN, whose SR
     # updates on helium grew without bound at 0.01, and for helium-3d)
     diag_shift: float | None = None
+    # the diagonal shift at the last iteration, reached geometrically (None: constant)
+    diag_shift_end: float | None = None
+    # SR in its sample space (MinSR, NetKet's use_ntk): True, False, or None for
+    # NetKet's choice (when the parameters outnumber the samples)
+    use_ntk: bool | None = None
+    # SPRING's momentum in [0, 1) with use_ntk (None: plain SR or MinSR)
+    momentum: float | None = None
     # local energies clipped to median +- this many mean absolute deviations,
     # in the gradient only (None: NetKet's update)
     clip_local_energy: float | None = 5.0
@@ -289,7 +299,25 @@ class RunConfig:
         )
         choice("chain_start", START_CHOICES)
         choice("driver", DRIVERS)
-        for name in ("clip_local_energy", "max_norm"):
+        for name in ("learning_rate_end", "diag_shift_end"):
+            if getattr(self, name) is not None:
+                positive(name, integer=False)
+        require(
+            self.use_ntk is None or isinstance(self.use_ntk, bool),
+            f"use_ntk must be True, False or None; got {self.use_ntk!r}.",
+        )
+        require(
+            self.momentum is None
+            or isinstance(self.momentum, (int, float))
+            and not isinstance(self.momentum, bool)
+            and 0 <= self.momentum < 1,
+            f"momentum must be in [0, 1) or None; got {self.momentum!r}.",
+        )
+        require(
+            self.momentum is None or self.use_ntk is True,
+            "momentum (SPRING) works in sample space: set use_ntk to true.",
+        )
+        for name in ("clip_local_energy", "max_norm", "diag_shift_end", "use_ntk", "momentum"):
             require(
                 getattr(self, name) is None or self.driver == "vmc_sr",
                 f"{name} needs driver vmc_sr; set it to None for vmc.",

@@ -190,17 +190,27 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
         seed=config.seed,
         sampler_seed=config.seed + 1,
     )
-    optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](config.learning_rate)
+    learning_rate = schedule(config.learning_rate, config.learning_rate_end, config.n_iter)
+    optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](learning_rate)
     if config.driver == "vmc_sr":
         return VMC_SR(
             system.hamiltonian,
             optimizer,
-            diag_shift=config.diag_shift,
+            diag_shift=schedule(config.diag_shift, config.diag_shift_end, config.n_iter),
             variational_state=vstate,
             clip_local_energy=config.clip_local_energy,
             max_norm=config.max_norm,
+            use_ntk=config.use_ntk,
+            momentum=config.momentum,
         )
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
+
+
+def schedule(start: float, end: float | None, n_iter: int):
+    """`start`, or a schedule from `start` at step 0 to `end` at step `n_iter` (geometric)."""
+    if end is None:
+        return start
+    return optax.exponential_decay(start, transition_steps=n_iter, decay_rate=end / start)
 
 
 def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
