@@ -68,3 +68,33 @@ def symmetry_cases(n_particles):
         )
 
     return decorate
+
+
+@eqx.filter_jit
+def _derivatives(model, x, weights, directions):
+    """The model's own routes and jax.hessian's, for a batch of configurations."""
+
+    def one(y):
+        hessian = jax.hessian(model)(y)
+        return (
+            model.grad_and_laplacian(y, weights),
+            model.grad_and_directional_laplacian(y, directions),
+            (jax.grad(model)(y), jnp.sum(weights * jnp.diag(hessian))),
+            jnp.trace(directions.T @ hessian @ directions),
+        )
+
+    return jax.vmap(one)(x)
+
+
+def assert_exact_derivatives(model, x, dim, n):
+    """The model's gradient, weighted Laplacian and directional Laplacian against
+    jax.hessian's, to 1e-10: every route is exact."""
+    weights = jnp.asarray(np.random.default_rng(dim).uniform(0.5, 2.0, n * dim))
+    directions = jax.random.normal(jax.random.key(dim), (n * dim, 3))
+    (grad, laplacian), (grad_along, curvature), (want_grad, want_laplacian), want_curvature = (
+        _derivatives(model, x, weights, directions)
+    )
+    for got in (grad, grad_along):
+        np.testing.assert_allclose(got, want_grad, rtol=1e-10, atol=1e-10 * np.abs(want_grad).max())
+    np.testing.assert_allclose(laplacian, want_laplacian, rtol=1e-10)
+    np.testing.assert_allclose(curvature, want_curvature, rtol=1e-10)

@@ -10,6 +10,7 @@ import scipy.integrate
 
 import eqxnqs
 from helpers import (
+    assert_exact_derivatives,
     assert_kinetic_energy_matches_netket,
     random_configurations,
     symmetry_cases,
@@ -85,38 +86,10 @@ def test_backflow_keeps_the_symmetries(dim, seed, images):
         assert float(jitted(moved.reshape(-1))) == pytest.approx(value, rel=1e-10, abs=1e-10)
 
 
-@eqx.filter_jit
-def _derivatives(model, x, weights, directions):
-    """The model's own routes and jax.hessian's, for a batch of configurations."""
-
-    def one(y):
-        hessian = jax.hessian(model)(y)
-        return (
-            model.grad_and_laplacian(y, weights),
-            model.grad_and_directional_laplacian(y, directions),
-            (jax.grad(model)(y), jnp.sum(weights * jnp.diag(hessian))),
-            jnp.trace(directions.T @ hessian @ directions),
-        )
-
-    return jax.vmap(one)(x)
-
-
-def _assert_exact(model, x, dim, n):
-    weights = jnp.asarray(np.random.default_rng(dim).uniform(0.5, 2.0, n * dim))
-    directions = jax.random.normal(jax.random.key(dim), (n * dim, 3))
-    (grad, laplacian), (grad_along, curvature), (want_grad, want_laplacian), want_curvature = (
-        _derivatives(model, x, weights, directions)
-    )
-    for got in (grad, grad_along):
-        np.testing.assert_allclose(got, want_grad, rtol=1e-10, atol=1e-10 * np.abs(want_grad).max())
-    np.testing.assert_allclose(laplacian, want_laplacian, rtol=1e-10)
-    np.testing.assert_allclose(curvature, want_curvature, rtol=1e-10)
-
-
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_backflow_derivatives_are_exact(dim):
     x = random_configurations(jax.random.key(4), 60, N, BOXES[dim])
-    _assert_exact(_backflow(dim), _spread(x, BOXES[dim], N, dim, 0.5)[:3], dim, N)
+    assert_exact_derivatives(_backflow(dim), _spread(x, BOXES[dim], N, dim, 0.5)[:3], dim, N)
 
 
 @pytest.mark.parametrize("name", ["deepset", "mcmillan", "triplet", "sum", "mpnn"])
@@ -139,7 +112,7 @@ def test_second_derivatives_along_directions_are_exact(name):
             jax.random.normal(jax.random.key(6), model.readout.layers[-1].weight.shape),
         )
     x = _spread(random_configurations(jax.random.key(7), 40, n, box), box, n, dim, 0.5)[:2]
-    _assert_exact(model, x, dim, n)
+    assert_exact_derivatives(model, x, dim, n)
 
 
 def test_backflow_kinetic_energy_matches_netket():

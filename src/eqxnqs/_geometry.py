@@ -60,6 +60,21 @@ def chord_distance(u: Float[Array, "... dim"], box: Float[Array, " dim"]) -> Flo
     return jnp.linalg.norm(box / jnp.pi * jnp.sin(jnp.pi * u / box), axis=-1)
 
 
+def periodic_vector(
+    u: Float[Array, "... dim"], box: Float[Array, " dim"]
+) -> Float[Array, "... dim"]:
+    """``(L / 2 pi) sin(2 pi u / L)`` per axis: odd, periodic and smooth, ``u`` itself for
+    close particles, and zero at ``u = L/2`` (the vector of the triplet, backflow and
+    neighbourhood factors)."""
+    return box / (2.0 * jnp.pi) * jnp.sin(2.0 * jnp.pi * u / box)
+
+
+def cutoff_envelope(r: Float[Array, "..."], cutoff: float) -> Float[Array, "..."]:
+    """``(1 - (r / r_c)^2)^3`` for ``r < r_c`` and 0 beyond: 1 at contact, smooth (C^2) at
+    ``r_c``, so that learned functions of the distance end within the box."""
+    return jnp.where(r < cutoff, (1.0 - (r / cutoff) ** 2) ** 3, 0.0)
+
+
 def sine_pair_displacements(
     positions: Float[Array, "n_particles dim"], box: Float[Array, " dim"]
 ) -> Float[Array, "n_pairs dim"]:

@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._geometry import chord_distance
+from .._geometry import chord_distance, cutoff_envelope, periodic_vector
 from .._typing import RealArray, typechecked
 from ._activations import activation_by_name
 from ._mlp import MLP
@@ -111,16 +111,14 @@ class Backflow(PeriodicLogAmplitude):
     def strength(self, r: Float[Array, ""]) -> Float[Array, ""]:
         """``eta(r)``: the MLP times ``(1 - (r/r_c)^2)^3`` (zero beyond ``r_c``, half the
         shortest side), so that no pair beyond the cutoff moves a quasi-particle."""
-        cutoff = min(self.box) / 2
-        envelope = jnp.where(r < cutoff, (1 - (r / cutoff) ** 2) ** 3, 0.0)
-        return self.eta(r[None])[0] * envelope
+        return self.eta(r[None])[0] * cutoff_envelope(r, min(self.box) / 2)
 
     def displacement(self, u: Float[Array, " dim"]) -> Float[Array, " dim"]:
         """``eta(|d(u)|) s(u)``: how far particle i's quasi-particle moves for a neighbour
         at ``x_i - u`` (odd in ``u``)."""
         box = jnp.asarray(self.box, dtype=u.dtype)
         r = chord_distance(u, box)
-        return self.strength(r) * box / (2 * jnp.pi) * jnp.sin(2 * jnp.pi * u / box)
+        return self.strength(r) * periodic_vector(u, box)
 
     def displacement_jets(self, u: Float[Array, " dim"]):
         """`displacement` of ``u`` with its Jacobian ``(dim, dim)`` and Hessian ``(dim, dim,
@@ -129,8 +127,7 @@ class Backflow(PeriodicLogAmplitude):
         box = jnp.asarray(self.box, dtype=u.dtype)
 
         def geometry(v):
-            sine = box / (2 * jnp.pi) * jnp.sin(2 * jnp.pi * v / box)
-            return jnp.concatenate([chord_distance(v, box)[None], sine])
+            return jnp.concatenate([chord_distance(v, box)[None], periodic_vector(v, box)])
 
         g, dg, hg = hessian_jets(geometry, u)
         r, dr, hr = g[0], dg[0], hg[0]

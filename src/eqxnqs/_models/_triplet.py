@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._geometry import check_box, chord_distance
+from .._geometry import check_box, chord_distance, periodic_vector
 from .._typing import RealArray, typechecked
 from ._jastrow import checked_positive, inverse_softplus
 from ._pairwise import axis_jets, hessian_jets
@@ -98,7 +98,7 @@ class TripletJastrow(PeriodicLogAmplitude):
         box = jnp.asarray(self.box, dtype=u.dtype)
         r = chord_distance(u, box)
         xi = jnp.exp(-(((r - self.center) / self.width) ** 2))
-        return xi * box / (2 * jnp.pi) * jnp.sin(2 * jnp.pi * u / box)
+        return xi * periodic_vector(u, box)
 
     def _displacements(self, x):
         """``x_i - x_j`` for all i, j, with the diagonal (i = j) moved to ``L/2``

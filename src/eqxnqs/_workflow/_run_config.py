@@ -124,6 +124,10 @@ class RunConfig:
     # times the triplet (three-body) factor of Schmidt et al., starting at 1
     # (lambda = 0; its range r_t = 1 and width w_t = 0.5 in the system's length unit)
     three_body: bool = False
+    # times a learned factor of every particle's neighbourhood, sum_i F(invariants of
+    # its neighbours in `neighbourhood_channels` radial channels), starting at 1
+    neighbourhood: bool = False
+    neighbourhood_channels: int = 4
     # evaluate the whole wavefunction at backflow coordinates q_i = x_i + sum_j
     # eta(|d_ij|) s_ij, eta an MLP that starts at zero (eqxnqs.Backflow)
     backflow: bool = False
@@ -266,6 +270,7 @@ class RunConfig:
             "mpnn_features",
             "mpnn_layers",
             "mpnn_heads",
+            "neighbourhood_channels",
         ):
             positive(name)
         require(
@@ -326,7 +331,7 @@ class RunConfig:
         choice("sampler", SAMPLERS)
         if self.jastrow is not None:
             choice("jastrow", JASTROWS)
-        for name in ("three_body", "backflow"):
+        for name in ("three_body", "backflow", "neighbourhood"):
             require(
                 isinstance(getattr(self, name), bool),
                 f"{name} must be True or False; got {getattr(self, name)!r}.",
@@ -335,10 +340,11 @@ class RunConfig:
             self.init_from is None or isinstance(self.init_from, str) and self.init_from,
             f"init_from must be the path of a saved model or None; got {self.init_from!r}.",
         )
-        require(
-            not self.three_body or self.n_particles >= 3,
-            f"three_body needs at least 3 particles; got n_particles {self.n_particles}.",
-        )
+        for name in ("three_body", "neighbourhood"):
+            require(
+                not getattr(self, name) or self.n_particles >= 3,
+                f"{name} needs at least 3 particles; got n_particles {self.n_particles}.",
+            )
         choice("model", MODELS)
         require(
             not (
