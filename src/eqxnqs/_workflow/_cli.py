@@ -290,7 +290,7 @@ def _parser() -> argparse.ArgumentParser:
         "g1-samples",
         int,
         "final samples used for g1(r), n(k) and the condensate fraction "
-        "(default: 1024; with --model mpnn, --n-chains but at least 64)",
+        "(default: 1024; with --model mpnn or --backflow, --n-chains but at least 64)",
     )
     option(
         group,

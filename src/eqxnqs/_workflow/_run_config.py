@@ -178,8 +178,9 @@ class RunConfig:
     checkpoint_every: int = 20
     g_r_bins: int = 60
     # g1(r) and n(k): samples used (of the final ones; None: 1024 for the DeepSet,
-    # whose displaced particle costs O(N), and n_chains but at least 64 for the MPNN,
-    # a forward pass each: 4.8 s per sample at N = 30 in 2D) and displacements per
+    # whose displaced particle costs O(N), and n_chains but at least 64 for the MPNN
+    # and any backflow, a forward pass each: 4.8 s per sample for the MPNN at N = 30
+    # in 2D) and displacements per
     # axis (None: 32 in 1D, 12 in 2D, 8 in 3D)
     g1_samples: int | None = None
     g1_points: int | None = None
@@ -288,7 +289,8 @@ class RunConfig:
             f"g1_points must be an integer >= 2 or None; got {self.g1_points!r}.",
         )
         if self.g1_samples is None:
-            g1_samples = 1024 if self.model == "deepset" else max(64, self.n_chains)
+            fast = self.model == "deepset" and not self.backflow
+            g1_samples = 1024 if fast else max(64, self.n_chains)
             object.__setattr__(self, "g1_samples", g1_samples)
         positive("g1_samples")
         require(

@@ -135,9 +135,9 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     if not config.backflow:
         return model if source is None else initialised_from(model, source, config.init_from)
     flow_key = jax.random.fold_in(key, 1)
-    if source is not None and same_parameters(model, source) is not None:
+    if source is not None and carried_over(model, source) is not None:
         # A run without backflow: the new run starts from its wavefunction exactly.
-        return with_backflow(same_parameters(model, source), key=flow_key)
+        return with_backflow(carried_over(model, source), key=flow_key)
     model = with_backflow(model, key=flow_key)
     return model if source is None else initialised_from(model, source, config.init_from)
 
@@ -152,16 +152,42 @@ def saved_model(path: Path) -> PeriodicLogAmplitude:
 
 
 def initialised_from(model, source, where) -> PeriodicLogAmplitude:
-    """`model` with the parameters of `source`, which must have the same ones (names and
-    shapes); its box and particle number may differ."""
-    moved = same_parameters(model, source)
+    """`model` with the parameters of `source` (`carried_over`); its box and particle
+    number may differ."""
+    moved = carried_over(model, source)
     if moved is None:
         raise ConfigError(
-            f"init_from: the model in {where} ({type(source).__name__}) does not have this "
-            f"run's parameters ({type(model).__name__}); the two runs' settings must build "
-            "the same model (or this one its backflow)."
+            f"init_from: the model in {where} ({type(source).__name__}) does not fit this "
+            f"run's model ({type(model).__name__}): every term of the saved model must be "
+            "a term of this run's, in the same order, with the same parameters."
         )
     return moved
+
+
+def carried_over(template, source):
+    """`template` with the parameters of `source`, or ``None`` if they do not fit.
+
+    Either both have the same parameters (`same_parameters`), or each term of
+    `source` (a sum, or one term) has the parameters of a term of `template`, in
+    the same order; the other terms of `template` keep theirs. Every factor that
+    a run can add starts at 1 (the triplet's lambda, the neighbourhood's F and
+    the backflow's eta start at zero), so the new run starts from `source`'s
+    wavefunction.
+    """
+    whole = same_parameters(template, source)
+    if whole is not None:
+        return whole
+    terms = list(template.terms if isinstance(template, SumLogAmplitude) else (template,))
+    given = list(source.terms if isinstance(source, SumLogAmplitude) else (source,))
+    for index, term in enumerate(terms):
+        if given and type(term) is type(given[0]):
+            moved = same_parameters(term, given[0])
+            if moved is not None:
+                terms[index] = moved
+                given.pop(0)
+    if given:
+        return None
+    return terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
 
 
 def same_parameters(template, source):
