@@ -32,7 +32,6 @@ The cases, each with the reference's Hamiltonian:
 import argparse
 import dataclasses
 import json
-import math
 import platform
 import shutil
 import sys
@@ -144,7 +143,8 @@ def _format(row: dict) -> str:
     gap = "-"
     if row["reference_K"] is not None:
         difference = row["mean_K"] - row["reference_K"]
-        gap = f"{100 * difference / abs(row['reference_K']):+.2f} % ({difference / row['error_K']:+.1f} err)"
+        relative = 100 * difference / abs(row["reference_K"])
+        gap = f"{relative:+.2f} % ({difference / row['error_K']:+.1f} errors)"
     reached = (
         "-"
         if row["reached_at"] is None
