@@ -1,5 +1,12 @@
 """Equinox neural-network quantum states for bosons in periodic continuous space."""
 
+import importlib.metadata as _metadata
+
+from ._versions import check_installed as _check_installed
+
+# Before anything imports NetKet's internals: a clear error for an unsupported version.
+_check_installed()
+
 import jax as _jax
 
 # Physics here is computed in float64, as in NetKet (which also enables it).
@@ -162,4 +169,4 @@ from ._workflow._vmc_run import RunFolderError as RunFolderError
 from ._workflow._vmc_run import energy_per_particle as energy_per_particle
 from ._workflow._vmc_run import run_vmc as run_vmc
 
-__version__ = "0.1.0"
+__version__ = _metadata.version("eqxnqs")

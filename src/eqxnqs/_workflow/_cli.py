@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import importlib.metadata
 import re
 import sys
 
@@ -71,6 +72,9 @@ def _optional_float_or_auto(text: str) -> float | str | None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="eqxnqs", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"eqxnqs {importlib.metadata.version('eqxnqs')}"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     run = commands.add_parser(
         "run",
