@@ -1,8 +1,68 @@
-"""Activations by name: the `jax.nn` functions that configs and saved models refer to."""
+r"""Activations by name, with second derivatives that saturated units cannot spoil.
 
+JAX differentiates ``tanh`` as ``(g + g t)(1 - t)`` with ``t = tanh(x)``. For
+a saturated unit (``x`` far below zero, ``t = -1``) the first factor cancels
+exactly when evaluated op by op, but under ``jit`` XLA may fuse ``g + g t`` into
+a multiply-add that keeps the rounding error of ``g t``; with the large
+cotangents ``g`` of a Laplacian the result is wrong by ~1e-3 at ``x ~ -1e3``
+(the error grows like ``|x|^5``), and it depends on compilation. ``gelu``
+(tanh form) inherits it. NetKet's own kinetic energy is hit equally.
+
+`stable` replaces `jax.nn.tanh` and `jax.nn.gelu` by versions with the same
+forward values (bit for bit: the primal is JAX's own) and a custom JVP written
+with products of sigmoids, ``tanh' = 4 sigma(2x) sigma(-2x)`` and ``gelu' =
+sigma(2y) + 2 x y' sigma(2y) sigma(-2y)`` (``y = sqrt(2/pi) (x + 0.044715
+x^3)``): no sum cancels, so a saturated unit's derivatives of every order
+are zero to rounding, jitted or not. The other jax.nn activations (sigmoid,
+softplus, silu, elu, ...) have no such cancellation and are used as they are.
+Every eqxnqs MLP applies `stable` to its activations.
+"""
+
+import math
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+@jax.custom_jvp
+def stable_tanh(x):
+    """``jax.nn.tanh`` with a derivative free of cancellation (module docstring)."""
+    return jnp.tanh(x)
+
+
+@stable_tanh.defjvp
+def _stable_tanh_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    slope = 4.0 * jax.nn.sigmoid(2.0 * x) * jax.nn.sigmoid(-2.0 * x)
+    return jnp.tanh(x), slope * t
+
+
+@jax.custom_jvp
+def stable_gelu(x):
+    """``jax.nn.gelu`` (tanh form) with a derivative free of cancellation."""
+    return jax.nn.gelu(x)
+
+
+@stable_gelu.defjvp
+def _stable_gelu_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    y = _GELU_C * (x + 0.044715 * x**3)
+    dy = _GELU_C * (1.0 + 3 * 0.044715 * x**2)
+    up, down = jax.nn.sigmoid(2.0 * y), jax.nn.sigmoid(-2.0 * y)
+    return jax.nn.gelu(x), (up + 2.0 * x * dy * up * down) * t
+
+
+#: jax.nn activations whose derivatives can cancel, and their stable replacements.
+_STABLE = {jax.nn.tanh: stable_tanh, jax.nn.gelu: stable_gelu}
+_NAMES = {stable_tanh: "tanh", stable_gelu: "gelu"}
+
+
+def stable(fn: Callable | None) -> Callable | None:
+    """`fn`, or its stable replacement for `jax.nn.tanh` and `jax.nn.gelu`."""
+    return _STABLE.get(fn, fn)
 
 
 def activation_by_name(name: str | None) -> Callable | None:
@@ -19,6 +79,8 @@ def activation_name(fn: Callable | None, what: str = "activation") -> str | None
     """The `jax.nn` name of `fn` (``None`` for none); refuses any other function."""
     if fn is None:
         return None
+    if fn in _NAMES:
+        return _NAMES[fn]
     for name in dir(jax.nn):
         if not name.startswith("_") and getattr(jax.nn, name) is fn:
             return name

@@ -5,6 +5,7 @@ import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._typing import Initializer
+from ._activations import stable
 
 
 class MLP(eqx.Module):
@@ -39,7 +40,9 @@ class MLP(eqx.Module):
 
         - `in_size`: length of the input vector.
         - `widths`: output size of each layer, in order (at least one).
-        - `activation`: applied after every layer except the last (or `None`).
+        - `activation`: applied after every layer except the last (or `None`);
+          `jax.nn.tanh` and `jax.nn.gelu` become their `stable` versions (the
+          same values, derivatives without cancellation).
         - `final_activation`: applied after the last layer (or `None`).
         - `use_bias`: whether every layer has a bias.
         - `kernel_init`, `bias_init`: `init(key, shape, dtype)` initialisers.
@@ -60,8 +63,9 @@ class MLP(eqx.Module):
                 linear = eqx.tree_at(lambda layer: layer.bias, linear, bias)
             layers.append(linear)
         self.layers = tuple(layers)
-        self.activation = activation
-        self.final_activation = final_activation
+        # tanh and gelu with derivatives that saturated units cannot spoil (_activations).
+        self.activation = stable(activation)
+        self.final_activation = stable(final_activation)
 
     @property
     def widths(self) -> tuple[int, ...]:
