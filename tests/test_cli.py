@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -267,6 +268,20 @@ def test_single_particle_sampler_run(tmp_path, capsys):
         (["run", "helium", "--max-norm", "-1"], "--max-norm must be a positive number"),
         (["run", "helium", "--target-acceptance", "1"], "--target-acceptance must be in (0, 1)"),
         (["run", "helium", "--input-scale", "0"], "--input-scale must be a positive number"),
+        (["run", "helium", "--momentum", "0.8"], "set --use-ntk to true"),
+        (["run", "helium", "--momentum", "1.5", "--use-ntk", "true"], "--momentum must be in"),
+        (["run", "helium", "--diag-shift-end", "0"], "--diag-shift-end must be a positive"),
+        (
+            ["run", "helium-3d", "--cell", "triangular"],
+            "--cell triangular is the 2D shape of an even number",
+        ),
+        (["run", "helium-2d", "--potential", "lj"], "unknown --potential 'lj'"),
+        (["run", "helium-2d", "--truncation", "smooth"], "unknown --truncation 'smooth'"),
+        (
+            ["run", "helium", "--init-from", "no/such/run"],
+            "--init-from: no/such/run is not a saved wavefunction",
+        ),
+        (["run", "helium", "--neighbourhood-channels", "0"], "--neighbourhood-channels must be"),
         (
             ["run", "helium", "--n-chains", "7", "--n-samples", "64"],
             "--n-samples (64) must be a multiple of --n-chains (7)",
@@ -383,3 +398,29 @@ def test_command_line_defaults_are_the_library_defaults(system, model):
     argv = ["run", system, "--model", model, "--out", "x"]
     config = config_from_args(_parser().parse_args(argv), argv)
     assert config == eqxnqs.RunConfig(system=system, model=model)
+
+
+def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, capsys):
+    # A DeepSet times triplet, then the same with the neighbourhood factor and backflow
+    # added (both start at 1): the second run starts from the first's wavefunction.
+    first, second = tmp_path / "first", tmp_path / "second"
+    tiny = TINY + ["--n-iter", "2", "--final-samples", "128", "--g1-samples", "8"]
+    tiny += ["--g1-points", "3"]
+    assert main(["run", "helium-2d", "--three-body", *tiny, "--out", str(first)]) == 0
+    args = ["run", "helium-2d", "--three-body", "--neighbourhood", "--backflow", *tiny]
+    args += ["--learning-rate-end", "0.005", "--diag-shift-end", "0.001"]
+    assert main(args + ["--init-from", str(first), "--out", str(second)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("E/N =") == 2
+    saved, continued = eqxnqs.load(first / "model.eqx"), eqxnqs.load(second / "model.eqx")
+    assert isinstance(continued.terms[-1], eqxnqs.Backflow)
+    assert isinstance(continued.terms[-1].inner.terms[-1], eqxnqs.NeighbourhoodJastrow)
+    config = json.loads((second / "config.json").read_text())
+    assert config["init_from"] == str(first) and config["backflow"] is True
+    # The second run's starting wavefunction is the first's final one.
+    from eqxnqs._workflow._vmc_run import build_model
+
+    restarted = eqxnqs.RunConfig.from_json_file(second / "config.json")
+    start = build_model(restarted, restarted.build_system())
+    x = eqxnqs.lattice_configurations(restarted.build_system().hilbert, jax.random.key(0), 4)
+    np.testing.assert_allclose(jax.vmap(start)(x), jax.vmap(saved)(x), rtol=1e-12)

@@ -240,8 +240,8 @@ class RunConfig:
         require(self.dim in (1, 2, 3), f"dim must be 1, 2 or 3; got {self.dim!r}.")
         require(
             self.cell == "square" or self.system == "helium-2d" and self.n_particles % 2 == 0,
-            "cell triangular is a helium-2d cell of an even number of atoms; got system "
-            f"{self.system} with n_particles {self.n_particles}.",
+            "cell triangular is the 2D shape of an even number of atoms (helium-2d); got "
+            f"system {self.system} with n_particles {self.n_particles}.",
         )
         require(
             self.system != "calogero-sutherland" or self.dim == 1,

@@ -148,7 +148,10 @@ def saved_model(path: Path) -> PeriodicLogAmplitude:
     try:
         return load(file)
     except (OSError, ValueError) as error:
-        raise ConfigError(f"init_from: cannot read a model from {path}: {error}") from None
+        raise ConfigError(
+            f"init_from: {path} is not a saved wavefunction file or the folder of a finished "
+            f"run ({type(error).__name__})."
+        ) from None
 
 
 def initialised_from(model, source, where) -> PeriodicLogAmplitude:
@@ -157,9 +160,9 @@ def initialised_from(model, source, where) -> PeriodicLogAmplitude:
     moved = carried_over(model, source)
     if moved is None:
         raise ConfigError(
-            f"init_from: the model in {where} ({type(source).__name__}) does not fit this "
-            f"run's model ({type(model).__name__}): every term of the saved model must be "
-            "a term of this run's, in the same order, with the same parameters."
+            f"init_from: the wavefunction in {where} ({type(source).__name__}) does not fit "
+            f"this run's ({type(model).__name__}): every term saved must be a term of this "
+            "run's, in the same order, with the same parameters."
         )
     return moved
 
