@@ -79,9 +79,10 @@ class PeriodicLogAmplitude(eqx.Module):
         """A cheaper wavefunction close to this one, with fast moves, or ``None``.
 
         `eqxnqs.SingleParticleMetropolis` then moves particles by the
-        surrogate's O(N) moves and accepts or rejects each sweep as a whole by
-        this wavefunction (a surrogate transition, which leaves the chain
-        exact): one forward pass per sweep instead of one per move.
+        surrogate's O(N) moves and accepts or rejects every segment of about N
+        moves as a whole by this wavefunction (a surrogate transition, which
+        leaves the chain exact): one forward pass per N moves instead of one
+        per move.
         """
         return None
 
