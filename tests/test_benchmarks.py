@@ -7,6 +7,8 @@ import sys
 import jax
 import numpy as np
 
+import eqxnqs
+
 BENCHMARKS = pathlib.Path(__file__).parent.parent / "benchmarks"
 
 
@@ -54,3 +56,40 @@ def test_triplet_moves_benchmark_runs_and_both_routes_give_one_chain(capsys):
     ]
     assert difference < 1e-12
     assert "helium 2D, N = 6" in capsys.readouterr().out
+
+
+def test_helium_frontier_formats_a_row_and_its_gap():
+    frontier = _load("helium_frontier")
+    row = {
+        "ansatz": "triplet", "seed": 0, "mean_K": -0.75, "error_K": 0.005, "variance": 64.0,
+        "r_hat": 1.004, "tau_corr": 1.5, "iterations": 120, "total_s": 900.0,
+        "reached_at": None, "time_to_reach_s": None, "reference_K": -0.8, "warnings": ["x"],
+    }  # fmt: skip
+    line = frontier._format(row)
+    assert "-0.7500 +- 0.0050" in line and "+6.25 % (+10.0 errors)" in line
+    assert set(frontier.CASES) == {"2d-0.050", "2d-0.04344", "3d", "3d-64"}
+    config = eqxnqs.RunConfig(**frontier.CASES["2d-0.050"][0])
+    assert config.build_system().reference_energy_per_particle is not None
+
+
+def test_reference_observables_average_shells():
+    observables = _load("reference_observables")
+    ks = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    k, values = observables.shells(ks, np.array([3.0, 1.0, 2.0, 5.0]))
+    np.testing.assert_allclose(k, [0.0, 1.0, np.sqrt(2.0)])
+    np.testing.assert_allclose(values, [3.0, 1.5, 5.0])
+    momenta = {"k": [0.0, 1.0, 1.0], "n": [6.0, 1.0, 2.0], "error": [0.3, 0.1, 0.2]}
+    k, n, error = observables._shell_means(momenta, 3)
+    np.testing.assert_allclose(n, [2.0, 0.5])
+    np.testing.assert_allclose(error, [0.1, 0.2 / 3])
+
+
+def test_iteration_profile_times_every_part(capsys):
+    profile = _load("iteration_profile")
+    settings = ["--set", "n_samples=32", "--set", "n_chains=8", "--set", "n_discard_per_chain=2"]
+    results = profile.main(
+        ["--only", "triplet", "--n-particles", "6", "--warmup", "0", "--repeats", "1", *settings]
+    )
+    row = results["triplet"]
+    assert row["n_samples"] == 32 and row["sampling_s"] > 0 and row["local_energies_s"] > 0
+    assert "| triplet |" in capsys.readouterr().out
