@@ -424,3 +424,21 @@ def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, ca
     start = build_model(restarted, restarted.build_system())
     x = eqxnqs.lattice_configurations(restarted.build_system().hilbert, jax.random.key(0), 4)
     np.testing.assert_allclose(jax.vmap(start)(x), jax.vmap(saved)(x), rtol=1e-12)
+
+
+def test_a_repeated_run_compiles_nothing_new(tmp_path):
+    # Every program of the first run goes into the persistent cache; the second, identical
+    # run finds them all there and writes no entry.
+    cache = tmp_path / "cache"
+    environment = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    environment["EQXNQS_COMPILATION_CACHE"] = str(cache)
+    args = ["run", "helium", "--n-particles", "3", "--features-phi", "2", "--layers-rho", "1"]
+    args += ["--features-rho", "1", "--n-samples", "16", "--n-chains", "4", "--n-iter", "2"]
+    args += ["--final-samples", "16", "--g1-samples", "4", "--g1-points", "2", "--no-progress"]
+    entries = []
+    for out in ("first", "second"):
+        command = [sys.executable, "-m", "eqxnqs", *args, "--out", str(tmp_path / out)]
+        result = subprocess.run(command, env=environment, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        entries.append(sorted(path.name for path in cache.iterdir()))
+    assert len(entries[0]) > 10 and entries[1] == entries[0]

@@ -154,6 +154,9 @@ from ._systems._potentials import (
     tail_correction as tail_correction,
 )
 from ._workflow._checkpoint import RunDivergedError as RunDivergedError
+from ._workflow._compilation_cache import (
+    enable_compilation_cache as enable_compilation_cache,
+)
 from ._workflow._run_config import ConfigError as ConfigError
 from ._workflow._run_config import RunConfig as RunConfig
 from ._workflow._serialization import (

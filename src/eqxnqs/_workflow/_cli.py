@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output folder (one run per folder)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument(
+        "--compilation-cache",
+        metavar="FOLDER",
+        help="folder of JAX's persistent compilation cache, so that a repeated or resumed "
+        "run compiles nothing again, or 'none' (default: $EQXNQS_COMPILATION_CACHE, else "
+        "~/.cache/eqxnqs/jax)",
+    )
 
     def option(group, name, type_, help_, **kwargs):
         field = name.replace("-", "_")
@@ -342,9 +349,11 @@ def _given_options(argv) -> set[str]:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from ._checkpoint import RunDivergedError
+    from ._compilation_cache import enable_compilation_cache
     from ._vmc_run import RunFolderError, run_vmc
 
     try:
+        enable_compilation_cache(args.compilation_cache)
         results = run_vmc(
             config_from_args(args, argv),
             args.out,
