@@ -167,6 +167,7 @@ def test_surrogate_transitions_sample_the_backflow_wavefunction():
     )
     vstate = eqxnqs.make_mcstate(sampler, model, n_samples=16 * 1024, n_discard_per_chain=32)
     samples = np.asarray(vstate.sample()).reshape(16, -1, 2)
+    assert 0 < vstate.sampler_state.segment_acceptance < 1  # psi~ is not psi
     values = np.cos(2 * np.pi * (samples[..., 0] - samples[..., 1]) / box[0])
     stats = nk.stats.statistics(values)
     assert stats.R_hat < 1.02

@@ -24,7 +24,7 @@ whole forward passes.
 import jax
 import jax.numpy as jnp
 import numpy as np
-from netket.sampler import MetropolisRule, MetropolisSampler
+from netket.sampler import MetropolisRule, MetropolisSampler, MetropolisSamplerState
 from netket.sampler.rules import GaussianRule
 from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
@@ -211,6 +211,30 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
+class SingleParticleSamplerState(MetropolisSamplerState):
+    """NetKet's Metropolis sampler state, with the counts of the surrogate transitions.
+
+    ``acceptance`` is that of the single-particle moves (of the surrogate,
+    for a model with one), which the adaptive width targets;
+    `segment_acceptance` is the fraction of segments that the model itself
+    accepted since the last reset (``None`` without surrogate transitions).
+    """
+
+    n_segments_proc: jnp.ndarray = struct.field(serialize=False)
+    n_segments_accepted_proc: jnp.ndarray = struct.field(serialize=False)
+
+    def __init__(self, σ, rng, rule_state, log_prob=None):
+        self.n_segments_proc = jnp.zeros((), dtype=int)
+        self.n_segments_accepted_proc = jnp.zeros((), dtype=int)
+        super().__init__(σ, rng, rule_state, log_prob)
+
+    @property
+    def segment_acceptance(self) -> float | None:
+        if int(self.n_segments_proc) == 0:
+            return None
+        return float(self.n_segments_accepted_proc) / float(self.n_segments_proc)
+
+
 class SingleParticleMetropolis(MetropolisSampler):
     """Metropolis sampler with `SingleParticleGaussianRule`, fast for pairwise log-amplitudes.
 
@@ -238,6 +262,19 @@ class SingleParticleMetropolis(MetropolisSampler):
         rule = SingleParticleGaussianRule(sigma, start=start, target_acceptance=target_acceptance)
         super().__init__(hilbert, rule, **kwargs)
 
+    def _init_state(self, machine, parameters, key):
+        state = super()._init_state(machine, parameters, key)
+        return SingleParticleSamplerState(state.σ, state.rng, state.rule_state, state.log_prob)
+
+    def _reset(self, machine, parameters, state):
+        state = super()._reset(machine, parameters, state)
+        if not isinstance(state, SingleParticleSamplerState):
+            return state
+        return state.replace(
+            n_segments_proc=jnp.zeros_like(state.n_segments_proc),
+            n_segments_accepted_proc=jnp.zeros_like(state.n_segments_accepted_proc),
+        )
+
     def _sample_next(self, machine, parameters, state):
         model = wrapped_model(machine, parameters) if isinstance(machine, EquinoxWrapper) else None
         if model is None or self.chunk_size is not None:
@@ -255,20 +292,26 @@ class SingleParticleMetropolis(MetropolisSampler):
         segment = -(-self.sweep_size // segments)
 
         def test(i, state):
-            # A move counts as accepted only if its segment is: the acceptance (and the
-            # adapted width) is that of the moves that the chain keeps.
-            start, accepted = state.σ, state.n_accepted_proc
+            # The width adapts to the surrogate's move acceptance: adapting it to the moves
+            # kept (moves times segments) shrank it from 0.38 to 0.16 on 2D helium with a
+            # backflow, where segments were still accepted at 0.74 at 0.4 (4.5x slower).
+            start = state.σ
             start_log_prob = self.machine_pow * jax.vmap(model)(start)
             new_rng, key = jax.random.split(state.rng)
             state, surrogate_start = self._sweep(surrogate, state.replace(rng=new_rng), segment)
             log_prob = self.machine_pow * jax.vmap(model)(state.σ)
             log_ratio = (log_prob - start_log_prob) - (state.log_prob - surrogate_start)
             accept = jax.random.uniform(key, shape=(self.n_batches,)) < jnp.exp(log_ratio)
-            return state.replace(
+            state = state.replace(
                 σ=jnp.where(accept[:, None], state.σ, start),
                 log_prob=jnp.where(accept, log_prob, start_log_prob),
-                n_accepted_proc=jnp.where(accept, state.n_accepted_proc, accepted),
             )
+            if isinstance(state, SingleParticleSamplerState):
+                state = state.replace(
+                    n_segments_proc=state.n_segments_proc + self.n_batches,
+                    n_segments_accepted_proc=state.n_segments_accepted_proc + jnp.sum(accept),
+                )
+            return state
 
         state = jax.lax.fori_loop(0, segments, test, state)
         return state, (state.σ, state.log_prob)

@@ -193,6 +193,9 @@ class VMC_SR(_NetKetVMC_SR):
             log_dict["NonFiniteLocalEnergies"] = int(self._n_non_finite)
         if self._update_norm is not None:
             log_dict["UpdateNorm"] = float(self._update_norm)
+        segments = getattr(self.state.sampler_state, "segment_acceptance", None)
+        if segments is not None:
+            log_dict["SegmentAcceptance"] = segments
         width = getattr(self.state.sampler_state, "rule_state", None)
         if isinstance(width, jax.Array) and width.ndim == 0:
             log_dict["SamplerWidth"] = float(width)

@@ -396,6 +396,7 @@ def final_results(config: RunConfig, system: System, vstate, log) -> dict:
         "diagnostics": diagnostics,
         "warnings": warnings,
         "acceptance": float(vstate.sampler_state.acceptance),
+        "segment_acceptance": getattr(vstate.sampler_state, "segment_acceptance", None),
         "sampler_width": _sampler_width(vstate, config),
         "pair_distribution": {"r": r.tolist(), "g": g.tolist()},
         **observables,
