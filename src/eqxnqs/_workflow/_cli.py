@@ -187,8 +187,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--three-body",
-        action="store_true",
-        help="multiply by the triplet factor of Schmidt et al. (learnable, starts at 1)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="multiply by the triplet factor of Schmidt et al. (learnable, starts at 1); "
+        "default: on for helium-2d and helium-3d",
     )
     group.add_argument(
         "--neighbourhood",

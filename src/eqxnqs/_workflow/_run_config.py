@@ -122,8 +122,9 @@ class RunConfig:
     jastrow: str | None = None
     jastrow_init: float = 1.0
     # times the triplet (three-body) factor of Schmidt et al., starting at 1
-    # (lambda = 0; its range r_t = 1 and width w_t = 0.5 in the system's length unit)
-    three_body: bool = False
+    # (lambda = 0; its range r_t = 1 and width w_t = 0.5 in the system's length unit);
+    # None: on for helium-2d and helium-3d, off for the others
+    three_body: bool | None = None
     # times a learned factor of every particle's neighbourhood, sum_i F(invariants of
     # its neighbours in `neighbourhood_channels` radial channels), starting at 1
     neighbourhood: bool = False
@@ -211,7 +212,8 @@ class RunConfig:
         if self.cusp_exponent == "auto":
             object.__setattr__(self, "cusp_exponent", SYSTEM_PRESETS[self.system].cusp_exponent)
         for name, value in SYSTEM_PRESETS[self.system].defaults.items():
-            if getattr(self, name) is None:
+            # (a triplet factor needs three particles: two atoms keep the pair wavefunction)
+            if getattr(self, name) is None and not (name == "three_body" and self.n_particles < 3):
                 object.__setattr__(self, name, value)
         require(
             isinstance(self.n_particles, int)
@@ -333,6 +335,8 @@ class RunConfig:
         choice("sampler", SAMPLERS)
         if self.jastrow is not None:
             choice("jastrow", JASTROWS)
+        if self.three_body is None:
+            object.__setattr__(self, "three_body", False)
         for name in ("three_body", "backflow", "neighbourhood"):
             require(
                 isinstance(getattr(self, name), bool),
