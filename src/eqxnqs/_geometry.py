@@ -31,6 +31,24 @@ def check_box(box: float | Sequence[float]) -> tuple[float, ...]:
     return lengths
 
 
+def check_particle_count(n_particles, minimum: int = 2) -> int:
+    """`n_particles` if it is an integer >= `minimum`, else a one-line ValueError."""
+    if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < minimum:
+        raise ValueError(f"n_particles must be an integer >= {minimum}; got {n_particles!r}.")
+    return n_particles
+
+
+def all_pair_displacements(
+    positions: Float[Array, "n_particles dim"], box: Float[Array, " dim"]
+) -> tuple[Float[Array, "n_particles n_particles dim"], Array]:
+    """``x_i - x_j`` for every ordered pair, with the diagonal (i = j) moved to ``L/2``,
+    where the chord distance and the periodic vector are smooth, and the off-diagonal
+    mask ``(N, N)``. For the factors that sum over each particle's neighbours."""
+    u = positions[:, None, :] - positions[None, :, :]
+    off = ~jnp.eye(positions.shape[0], dtype=bool)
+    return jnp.where(off[..., None], u, box / 2), off
+
+
 def n_pairs(n_particles: int) -> int:
     """Number of unordered pairs ``i < j`` of ``n_particles`` particles."""
     return n_particles * (n_particles - 1) // 2
@@ -98,8 +116,7 @@ def minimum_image_distances(
 
 def periodic_particles(n_particles: int, box: float | Sequence[float]) -> nkx.hilbert.Particle:
     """NetKet's Hilbert space of N particles in a box periodic in every direction."""
-    if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 2:
-        raise ValueError(f"n_particles must be an integer >= 2; got {n_particles!r}.")
+    check_particle_count(n_particles)
     box = check_box(box)
     return nkx.hilbert.Particle(
         N=n_particles, geometry=nkx.geometry.Cell(d=len(box), L=box, pbc=True)

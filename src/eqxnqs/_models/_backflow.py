@@ -41,10 +41,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._geometry import chord_distance, cutoff_envelope, periodic_vector
+from .._geometry import (
+    all_pair_displacements,
+    chord_distance,
+    cutoff_envelope,
+    periodic_vector,
+)
 from .._typing import RealArray, typechecked
 from ._activations import activation_by_name
-from ._mlp import MLP
+from ._mlp import MLP, mlp
+from ._neighbours import neighbour_sums
 from ._pairwise import hessian_jets
 from ._periodic import PeriodicLogAmplitude
 
@@ -83,17 +89,7 @@ class Backflow(PeriodicLogAmplitude):
         if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
             raise ValueError(f"widths must be positive integers; got {widths!r}.")
         hidden, last = jax.random.split(key)
-        eta = MLP(
-            1,
-            (*widths, 1),
-            activation=activation_by_name(activation),
-            final_activation=None,
-            use_bias=True,
-            kernel_init=jax.nn.initializers.lecun_normal(),
-            bias_init=jax.nn.initializers.zeros,
-            dtype=jnp.float64,
-            key=hidden,
-        )
+        eta = mlp(1, (*widths, 1), activation_by_name(activation), key=hidden)
         self.eta = eqx.tree_at(lambda m: m.layers[-1].weight, eta, jnp.zeros((1, widths[-1])))
         self.inner = inner
         self.box = inner.box
@@ -147,18 +143,13 @@ class Backflow(PeriodicLogAmplitude):
         return value, jacobian, hessian
 
     def _pairs(self, x):
-        """``x_i - x_j`` for all i, j (the diagonal moved to ``L/2``, where every term is
-        smooth and zero) and the off-diagonal mask."""
         positions = x.reshape(self.n_particles, self.dim)
-        u = positions[:, None, :] - positions[None, :, :]
-        off = ~jnp.eye(self.n_particles, dtype=bool)
-        return jnp.where(off[..., None], u, jnp.asarray(self.box, dtype=x.dtype) / 2), off
+        return all_pair_displacements(positions, jnp.asarray(self.box, dtype=x.dtype))
 
     def quasi_particles(self, x: Float[Array, " n_dof"]) -> Float[Array, " n_dof"]:
         """The quasi-particle coordinates ``q(x)``, shape ``(n_particles * dim,)``."""
-        u, off = self._pairs(x)
-        shift = jnp.where(off[..., None], jax.vmap(jax.vmap(self.displacement))(u), 0.0)
-        return x + jnp.sum(shift, axis=1).reshape(-1)
+        shifts = neighbour_sums(self.displacement, x, self.n_particles, self.box)
+        return x + shifts.reshape(-1)
 
     @typechecked
     def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._geometry import check_box, chord_distance
+from .._geometry import check_box, check_particle_count, chord_distance
 from ._pairwise import PairwiseLogAmplitude
 
 
@@ -59,8 +59,7 @@ class McMillanJastrow(PairwiseLogAmplitude):
         """**Arguments:** `box` (side lengths), `n_particles`, `exponent` k (a
         positive integer, 5 by default), and the initial `b` (> 0)."""
         self.box = check_box(box)
-        if not isinstance(n_particles, int) or n_particles < 2:
-            raise ValueError(f"n_particles must be an integer >= 2; got {n_particles!r}.")
+        check_particle_count(n_particles)
         if isinstance(exponent, bool) or not isinstance(exponent, int) or exponent < 1:
             raise ValueError(f"exponent must be a positive integer; got {exponent!r}.")
         self.n_particles, self.exponent = n_particles, exponent
@@ -95,8 +94,7 @@ class PowerLawJastrow(PairwiseLogAmplitude):
     def __init__(self, box, n_particles: int, *, beta: float = 1.0):
         """**Arguments:** `box` (side lengths), `n_particles`, the initial `beta` (> 0)."""
         self.box = check_box(box)
-        if not isinstance(n_particles, int) or n_particles < 2:
-            raise ValueError(f"n_particles must be an integer >= 2; got {n_particles!r}.")
+        check_particle_count(n_particles)
         self.n_particles = n_particles
         self.c = inverse_softplus(checked_positive("beta", beta))
 

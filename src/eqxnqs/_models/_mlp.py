@@ -2,6 +2,7 @@ from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._typing import Initializer
@@ -92,3 +93,19 @@ def _dense(layer: eqx.nn.Linear, x: Float[Array, " in_size"]) -> Float[Array, " 
     # (batch, in) x (in, out) product, which XLA on the CPU runs ~3x faster.
     y = x @ layer.weight.T
     return y if layer.bias is None else y + layer.bias
+
+
+def mlp(in_size: int, widths, activation, *, key: PRNGKeyArray) -> MLP:
+    """An `MLP` of the learned factors: LeCun-normal weights, zero biases, float64, no
+    final activation."""
+    return MLP(
+        in_size,
+        widths,
+        activation=activation,
+        final_activation=None,
+        use_bias=True,
+        kernel_init=jax.nn.initializers.lecun_normal(),
+        bias_init=jax.nn.initializers.zeros,
+        dtype=jnp.float64,
+        key=key,
+    )

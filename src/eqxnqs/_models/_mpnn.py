@@ -41,29 +41,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._geometry import check_box
+from .._geometry import check_box, check_particle_count
 from .._typing import RealArray, typechecked
 from ._activations import activation_by_name
-from ._mlp import MLP, _dense
+from ._mlp import MLP, _dense, mlp
 from ._mpnn_laplacian import mpnn_grad_and_laplacian
 from ._periodic import PeriodicLogAmplitude
 
 _kernel_init = jax.nn.initializers.lecun_normal()
-_bias_init = jax.nn.initializers.zeros
-
-
-def _mlp(in_size, widths, activation, key):
-    return MLP(
-        in_size,
-        widths,
-        activation=activation,
-        final_activation=None,
-        use_bias=True,
-        kernel_init=_kernel_init,
-        bias_init=_bias_init,
-        dtype=jnp.float64,
-        key=key,
-    )
 
 
 def neighbours(n_particles: int) -> np.ndarray:
@@ -120,11 +105,14 @@ class MessagePassingLayer(eqx.Module):
         self.to_query = linear(node_features, width, keys[0])
         self.to_key = linear(pair_in, width, keys[1])
         self.to_value = linear(pair_in, width, keys[2])
-        self.node_update = _mlp(
-            node_features + width, (node_features, node_features), activation, keys[3]
+        self.node_update = mlp(
+            node_features + width, (node_features, node_features), activation, key=keys[3]
         )
-        self.edge_update = _mlp(
-            edge_features + 2 * node_features, (edge_features, edge_features), activation, keys[4]
+        self.edge_update = mlp(
+            edge_features + 2 * node_features,
+            (edge_features, edge_features),
+            activation,
+            key=keys[4],
         )
         self.n_heads = n_heads
 
@@ -190,8 +178,7 @@ class MPNN(PeriodicLogAmplitude):
         - `key`: a JAX PRNG key.
         """
         self.box = check_box(box)
-        if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 2:
-            raise ValueError(f"n_particles must be an integer >= 2; got {n_particles!r}.")
+        check_particle_count(n_particles)
         sizes = dict(
             node_features=node_features,
             edge_features=edge_features,
@@ -222,7 +209,7 @@ class MPNN(PeriodicLogAmplitude):
             )
             for layer_key in jax.random.split(layers_key, n_layers)
         )
-        readout = _mlp(edge_features, (readout_features, 1), act, readout_key)
+        readout = mlp(edge_features, (readout_features, 1), act, key=readout_key)
         last = readout.layers[-1]
         self.readout = eqx.tree_at(
             lambda mlp: (mlp.layers[-1].weight, mlp.layers[-1].bias),

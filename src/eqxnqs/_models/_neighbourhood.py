@@ -37,26 +37,20 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._geometry import check_box, chord_distance, cutoff_envelope, periodic_vector
+from .._geometry import (
+    all_pair_displacements,
+    check_box,
+    check_particle_count,
+    chord_distance,
+    cutoff_envelope,
+    periodic_vector,
+)
 from .._typing import RealArray, typechecked
 from ._activations import activation_by_name, activation_name
-from ._mlp import MLP
+from ._mlp import MLP, mlp
+from ._neighbours import moved_sums, neighbour_sums
 from ._pairwise import axis_jets, hessian_jets
 from ._periodic import PeriodicLogAmplitude
-
-
-def _mlp(in_size, widths, activation, key):
-    return MLP(
-        in_size,
-        widths,
-        activation=activation,
-        final_activation=None,
-        use_bias=True,
-        kernel_init=jax.nn.initializers.lecun_normal(),
-        bias_init=jax.nn.initializers.zeros,
-        dtype=jnp.float64,
-        key=key,
-    )
 
 
 class NeighbourhoodJastrow(PeriodicLogAmplitude):
@@ -88,8 +82,7 @@ class NeighbourhoodJastrow(PeriodicLogAmplitude):
         `activation` (a jax.nn function's name), and a PRNG `key`. F's last layer
         starts at zero: a new factor is 1."""
         self.box = check_box(box)
-        if not isinstance(n_particles, int) or isinstance(n_particles, bool) or n_particles < 3:
-            raise ValueError(f"n_particles must be an integer >= 3; got {n_particles!r}.")
+        check_particle_count(n_particles, 3)
         for name, value in (("radial_widths", radial_widths), ("widths", widths)):
             if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in value):
                 raise ValueError(f"{name} must be positive integers; got {value!r}.")
@@ -97,9 +90,9 @@ class NeighbourhoodJastrow(PeriodicLogAmplitude):
             raise ValueError(f"channels must be a positive integer; got {channels!r}.")
         fn = activation_by_name(activation)
         radial_key, readout_key = jax.random.split(key)
-        self.radial = _mlp(1, (*radial_widths, channels), fn, radial_key)
+        self.radial = mlp(1, (*radial_widths, channels), fn, key=radial_key)
         n_invariants = channels + channels * (channels + 1) // 2
-        readout = _mlp(n_invariants, (*widths, 1), fn, readout_key)
+        readout = mlp(n_invariants, (*widths, 1), fn, key=readout_key)
         self.readout = eqx.tree_at(
             lambda m: m.layers[-1].weight, readout, jnp.zeros((1, tuple(widths)[-1]))
         )
@@ -136,17 +129,12 @@ class NeighbourhoodJastrow(PeriodicLogAmplitude):
         return self.readout(jnp.concatenate([rho, products]))[0]
 
     def _displacements(self, x):
-        """``x_i - x_j`` for all i, j (the diagonal moved to ``L/2``) and the off-diagonal mask."""
         positions = x.reshape(self.n_particles, self.dim)
-        u = positions[:, None, :] - positions[None, :, :]
-        off = ~jnp.eye(self.n_particles, dtype=bool)
-        return jnp.where(off[..., None], u, jnp.asarray(self.box, dtype=x.dtype) / 2), off
+        return all_pair_displacements(positions, jnp.asarray(self.box, dtype=x.dtype))
 
     def move_state(self, x):
         """Every particle's descriptor ``d_i``, shape ``(n_particles, P)``."""
-        u, off = self._displacements(x)
-        terms = jax.vmap(jax.vmap(self.pair_descriptor))(u)
-        return jnp.sum(jnp.where(off[..., None], terms, 0.0), axis=1)
+        return neighbour_sums(self.pair_descriptor, x, self.n_particles, self.box)
 
     def _log_psi(self, descriptors):
         return jnp.sum(jax.vmap(self.particle_term)(descriptors))
@@ -162,20 +150,16 @@ class NeighbourhoodJastrow(PeriodicLogAmplitude):
         return True
 
     def moved(self, x, state, particle, position):
-        """O(N): every ``d_i`` changes by one term; the mover's is rebuilt."""
-        positions = x.reshape(self.n_particles, self.dim)
-        others = (jnp.arange(self.n_particles) != particle)[:, None]
-        half_box = jnp.asarray(self.box, dtype=x.dtype) / 2
-
-        def terms(at):
-            u = jnp.where(others, positions - at, half_box)
-            return jnp.where(others, jax.vmap(self.pair_descriptor)(u), 0.0)
-
-        new, old = terms(position), terms(positions[particle])
-        # g(-u) = (xi, -xi s): the mover's own descriptor sums its terms with s reversed.
+        """O(N): every ``d_i`` changes by one term; the mover's is rebuilt
+        (``g(-u) = (xi, -xi s)``: its vector part reversed)."""
         c = self.channels
-        flip = jnp.concatenate([jnp.ones(c), -jnp.ones(new.shape[1] - c)])
-        descriptors = (state + new - old).at[particle].set(jnp.sum(new, axis=0) * flip)
+
+        def reverse(d):
+            return jnp.concatenate([d[:c], -d[c:]])
+
+        descriptors = moved_sums(
+            self.pair_descriptor, x, state, self.n_particles, self.box, particle, position, reverse
+        )
         return self._log_psi(descriptors), descriptors
 
     def _parts(self, x, jets):

@@ -35,9 +35,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._geometry import check_box, chord_distance, periodic_vector
+from .._geometry import (
+    all_pair_displacements,
+    check_box,
+    check_particle_count,
+    chord_distance,
+    periodic_vector,
+)
 from .._typing import RealArray, typechecked
 from ._jastrow import checked_positive, inverse_softplus
+from ._neighbours import moved_sums, neighbour_sums
 from ._pairwise import axis_jets, hessian_jets
 from ._periodic import PeriodicLogAmplitude
 
@@ -71,8 +78,7 @@ class TripletJastrow(PeriodicLogAmplitude):
         `strength` lambda, `center` r_t and `width` w_t (for helium in units of
         r_m, about the nearest-neighbour distance: 1 and 0.5 by default)."""
         self.box = check_box(box)
-        if not isinstance(n_particles, int) or isinstance(n_particles, bool) or n_particles < 3:
-            raise ValueError(f"n_particles must be an integer >= 3; got {n_particles!r}.")
+        check_particle_count(n_particles, 3)
         if isinstance(strength, bool) or not isinstance(strength, (int, float)):
             raise ValueError(f"strength must be a real number; got {strength!r}.")
         self.n_particles = n_particles
@@ -101,16 +107,8 @@ class TripletJastrow(PeriodicLogAmplitude):
         return xi * periodic_vector(u, box)
 
     def _displacements(self, x):
-        """``x_i - x_j`` for all i, j, with the diagonal (i = j) moved to ``L/2``
-        (where the chord distance is smooth), and the off-diagonal mask."""
         positions = x.reshape(self.n_particles, self.dim)
-        u = positions[:, None, :] - positions[None, :, :]
-        off = ~jnp.eye(self.n_particles, dtype=bool)
-        u = jnp.where(off[..., None], u, jnp.asarray(self.box, dtype=x.dtype) / 2)
-        return u, off
-
-    def _neighbour_sums(self, g, off):
-        return jnp.sum(jnp.where(off[..., None], g, 0.0), axis=1)
+        return all_pair_displacements(positions, jnp.asarray(self.box, dtype=x.dtype))
 
     def _log_psi(self, G):
         return -0.5 * self.strength * jnp.sum(G**2)
@@ -127,22 +125,14 @@ class TripletJastrow(PeriodicLogAmplitude):
 
     def move_state(self, x):
         """The neighbour vectors ``G_i``, shape ``(n_particles, dim)``."""
-        u, off = self._displacements(x)
-        return self._neighbour_sums(jax.vmap(jax.vmap(self.pair_vector))(u), off)
+        return neighbour_sums(self.pair_vector, x, self.n_particles, self.box)
 
     def moved(self, x, state, particle, position):
-        """O(N): ``G_i`` changes by one term for ``i != k``; ``G_k`` is rebuilt."""
-        positions = x.reshape(self.n_particles, self.dim)
-        others = (jnp.arange(self.n_particles) != particle)[:, None]
-        half_box = jnp.asarray(self.box, dtype=x.dtype) / 2
-
-        def terms(at):
-            u = jnp.where(others, positions - at, half_box)
-            return jnp.where(others, jax.vmap(self.pair_vector)(u), 0.0)
-
-        new = terms(position)
-        G = state + new - terms(positions[particle])
-        G = G.at[particle].set(-jnp.sum(new, axis=0))  # g is odd: g(x_k - x_i) = -g(x_i - x_k)
+        """O(N): ``G_i`` changes by one term for ``i != k``; ``G_k`` is rebuilt
+        (g is odd: ``g(x_k - x_i) = -g(x_i - x_k)``)."""
+        G = moved_sums(
+            self.pair_vector, x, state, self.n_particles, self.box, particle, position, jnp.negative
+        )
         return self._log_psi(G), G
 
     def grad_and_laplacian(self, x, weights):
@@ -157,7 +147,7 @@ class TripletJastrow(PeriodicLogAmplitude):
         mask = off[..., None, None]
         J = jnp.where(mask, J, 0.0)
         H = jnp.where(mask, H, 0.0)
-        G = self._neighbour_sums(g, off)
+        G = jnp.sum(jnp.where(off[..., None], g, 0.0), axis=1)
         delta = G[:, None, :] - G[None, :, :]  # (N, N, D): G_k - G_j
         grad = -self.strength * jnp.einsum("kjc,kjca->ka", delta, J)
         second = -self.strength * (
@@ -181,7 +171,7 @@ class TripletJastrow(PeriodicLogAmplitude):
         g, J, H = jax.vmap(jax.vmap(lambda v: hessian_jets(self.pair_vector, v)))(u)
         J = jnp.where(off[..., None, None], J, 0.0)  # (N, N, D[component], D[axis])
         H = jnp.where(off[..., None, None, None], H, 0.0)
-        G = self._neighbour_sums(g, off)
+        G = jnp.sum(jnp.where(off[..., None], g, 0.0), axis=1)
         delta = G[:, None, :] - G[None, :, :]
         grad = -self.strength * jnp.einsum("kjc,kjca->ka", delta, J)
         columns = directions.reshape(self.n_particles, self.dim, -1)
