@@ -36,7 +36,6 @@ REFERENCE_SYSTEM = dict(
 )
 ROWS = {
     "triplet": dict(three_body=True),
-    "triplet-neighbourhood": dict(three_body=True, neighbourhood=True),
     "triplet-backflow": dict(three_body=True, backflow=True),
     # The reference's network size: 4 layers, width 8, 1 head; 512 samples, 16 chains.
     "mpnn-reference": dict(

@@ -281,7 +281,6 @@ def test_single_particle_sampler_run(tmp_path, capsys):
             ["run", "helium", "--init-from", "no/such/run"],
             "--init-from: no/such/run is not a saved wavefunction",
         ),
-        (["run", "helium", "--neighbourhood-channels", "0"], "--neighbourhood-channels must be"),
         (
             ["run", "helium", "--n-chains", "7", "--n-samples", "64"],
             "--n-samples (64) must be a multiple of --n-chains (7)",
@@ -401,20 +400,20 @@ def test_command_line_defaults_are_the_library_defaults(system, model):
 
 
 def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, capsys):
-    # A DeepSet times triplet, then the same with the neighbourhood factor and backflow
-    # added (both start at 1): the second run starts from the first's wavefunction.
+    # A DeepSet times triplet, then the same at backflow coordinates (eta starts at zero):
+    # the second run starts from the first's wavefunction.
     first, second = tmp_path / "first", tmp_path / "second"
     tiny = TINY + ["--n-iter", "2", "--final-samples", "128", "--g1-samples", "8"]
     tiny += ["--g1-points", "3"]
     assert main(["run", "helium-2d", "--three-body", *tiny, "--out", str(first)]) == 0
-    args = ["run", "helium-2d", "--three-body", "--neighbourhood", "--backflow", *tiny]
+    args = ["run", "helium-2d", "--three-body", "--backflow", *tiny]
     args += ["--learning-rate-end", "0.005", "--diag-shift-end", "0.001"]
     assert main(args + ["--init-from", str(first), "--out", str(second)]) == 0
     out = capsys.readouterr().out
     assert out.count("E/N =") == 2
     saved, continued = eqxnqs.load(first / "model.eqx"), eqxnqs.load(second / "model.eqx")
     assert isinstance(continued.terms[-1], eqxnqs.Backflow)
-    assert isinstance(continued.terms[-1].inner.terms[-1], eqxnqs.NeighbourhoodJastrow)
+    assert isinstance(continued.terms[-1].inner.terms[-1], eqxnqs.TripletJastrow)
     config = json.loads((second / "config.json").read_text())
     assert config["init_from"] == str(first) and config["backflow"] is True
     # The second run's starting wavefunction is the first's final one.

@@ -28,7 +28,6 @@ from ._models._jastrow import McMillanJastrow as McMillanJastrow
 from ._models._jastrow import PowerLawJastrow as PowerLawJastrow
 from ._models._mlp import MLP as MLP
 from ._models._mpnn import MPNN as MPNN
-from ._models._neighbourhood import NeighbourhoodJastrow as NeighbourhoodJastrow
 from ._models._pairwise import PairwiseLogAmplitude as PairwiseLogAmplitude
 from ._models._periodic import PeriodicLogAmplitude as PeriodicLogAmplitude
 from ._models._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT

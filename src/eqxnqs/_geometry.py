@@ -82,8 +82,7 @@ def periodic_vector(
     u: Float[Array, "... dim"], box: Float[Array, " dim"]
 ) -> Float[Array, "... dim"]:
     """``(L / 2 pi) sin(2 pi u / L)`` per axis: odd, periodic and smooth, ``u`` itself for
-    close particles, and zero at ``u = L/2`` (the vector of the triplet, backflow and
-    neighbourhood factors)."""
+    close particles, and zero at ``u = L/2`` (the vector of the triplet and backflow)."""
     return box / (2.0 * jnp.pi) * jnp.sin(2.0 * jnp.pi * u / box)
 
 

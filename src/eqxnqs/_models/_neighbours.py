@@ -1,6 +1,6 @@
 """Sums over each particle's neighbours, and their O(N) change when one particle moves.
 
-The triplet, neighbourhood and backflow factors are built from per-particle
+The triplet factor and the backflow are built from per-particle
 sums ``S_i = sum_{j != i} f(x_i - x_j)`` of one pair function ``f``.
 """
 

@@ -193,13 +193,6 @@ def _parser() -> argparse.ArgumentParser:
         "default: on for helium-2d and helium-3d",
     )
     group.add_argument(
-        "--neighbourhood",
-        action="store_true",
-        help="multiply by a learned factor of every particle's neighbourhood, sum_i "
-        "F(invariants of its neighbours), starting at 1",
-    )
-    option(group, "neighbourhood-channels", int, "radial channels of --neighbourhood")
-    group.add_argument(
         "--backflow",
         action="store_true",
         help="evaluate the wavefunction at backflow coordinates q_i = x_i + sum_j "

@@ -125,10 +125,6 @@ class RunConfig:
     # (lambda = 0; its range r_t = 1 and width w_t = 0.5 in the system's length unit);
     # None: on for helium-2d and helium-3d, off for the others
     three_body: bool | None = None
-    # times a learned factor of every particle's neighbourhood, sum_i F(invariants of
-    # its neighbours in `neighbourhood_channels` radial channels), starting at 1
-    neighbourhood: bool = False
-    neighbourhood_channels: int = 4
     # evaluate the whole wavefunction at backflow coordinates q_i = x_i + sum_j
     # eta(|d_ij|) s_ij, eta an MLP that starts at zero (eqxnqs.Backflow)
     backflow: bool = False
@@ -273,7 +269,6 @@ class RunConfig:
             "mpnn_features",
             "mpnn_layers",
             "mpnn_heads",
-            "neighbourhood_channels",
         ):
             positive(name)
         require(
@@ -337,7 +332,7 @@ class RunConfig:
             choice("jastrow", JASTROWS)
         if self.three_body is None:
             object.__setattr__(self, "three_body", False)
-        for name in ("three_body", "backflow", "neighbourhood"):
+        for name in ("three_body", "backflow"):
             require(
                 isinstance(getattr(self, name), bool),
                 f"{name} must be True or False; got {getattr(self, name)!r}.",
@@ -346,11 +341,10 @@ class RunConfig:
             self.init_from is None or isinstance(self.init_from, str) and self.init_from,
             f"init_from must be the path of a saved model or None; got {self.init_from!r}.",
         )
-        for name in ("three_body", "neighbourhood"):
-            require(
-                not getattr(self, name) or self.n_particles >= 3,
-                f"{name} needs at least 3 particles; got n_particles {self.n_particles}.",
-            )
+        require(
+            not self.three_body or self.n_particles >= 3,
+            f"three_body needs at least 3 particles; got n_particles {self.n_particles}.",
+        )
         choice("model", MODELS)
         require(
             not (

@@ -18,7 +18,6 @@ from .._models._activations import activation_by_name, activation_name
 from .._models._backflow import Backflow
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
 from .._models._mpnn import MPNN
-from .._models._neighbourhood import NeighbourhoodJastrow
 from .._models._pooling import pooling_name
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
@@ -86,21 +85,6 @@ def _sum_from(hyper: dict, key) -> SumLogAmplitude:
     return SumLogAmplitude(*(_from_spec(spec, k) for spec, k in zip(hyper["terms"], keys)))
 
 
-def _neighbourhood_hyperparameters(model: NeighbourhoodJastrow) -> dict:
-    hyper = model.hyperparameters()
-    return {
-        **hyper,
-        "box": list(hyper["box"]),
-        "radial_widths": list(hyper["radial_widths"]),
-        "widths": list(hyper["widths"]),
-    }
-
-
-def _neighbourhood_from(hyper: dict, key) -> NeighbourhoodJastrow:
-    hyper = dict(hyper)
-    return NeighbourhoodJastrow(hyper.pop("box"), hyper.pop("n_particles"), **hyper, key=key)
-
-
 def _backflow_hyperparameters(model: Backflow) -> dict:
     return {
         **model.hyperparameters(),
@@ -125,11 +109,6 @@ MODEL_CLASSES = {
     "MPNN": (MPNN, _mpnn_hyperparameters, _mpnn_from),
     "SumLogAmplitude": (SumLogAmplitude, _sum_hyperparameters, _sum_from),
     "Backflow": (Backflow, _backflow_hyperparameters, _backflow_from),
-    "NeighbourhoodJastrow": (
-        NeighbourhoodJastrow,
-        _neighbourhood_hyperparameters,
-        _neighbourhood_from,
-    ),
 }
 
 

@@ -15,7 +15,6 @@ from .._models._activations import activation_by_name
 from .._models._backflow import with_backflow
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
 from .._models._mpnn import MPNN
-from .._models._neighbourhood import NeighbourhoodJastrow
 from .._models._periodic import PeriodicLogAmplitude
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
@@ -59,8 +58,7 @@ class RunFolderError(ValueError):
 def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     """The network of `config` (DeepSet, or MPNN times its McMillan cusp factor),
     times the Jastrow factor that `config.jastrow` names, if any, and the
-    triplet factor if `config.three_body`, and the neighbourhood factor if
-    `config.neighbourhood`; all at backflow coordinates if
+    triplet factor if `config.three_body`; all at backflow coordinates if
     `config.backflow`, and starting from `config.init_from`'s parameters."""
     key = jax.random.key(config.seed)
     if config.model == "mpnn":
@@ -121,15 +119,6 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
         terms.insert(0, PowerLawJastrow(system.box, system.n_particles, beta=config.jastrow_init))
     if config.three_body:
         terms.append(TripletJastrow(system.box, system.n_particles))
-    if config.neighbourhood:
-        terms.append(
-            NeighbourhoodJastrow(
-                system.box,
-                system.n_particles,
-                channels=config.neighbourhood_channels,
-                key=jax.random.fold_in(key, 2),
-            )
-        )
     model = terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
     source = None if config.init_from is None else saved_model(Path(config.init_from))
     if not config.backflow:
@@ -173,9 +162,8 @@ def carried_over(template, source):
     Either both have the same parameters (`same_parameters`), or each term of
     `source` (a sum, or one term) has the parameters of a term of `template`, in
     the same order; the other terms of `template` keep theirs. Every factor that
-    a run can add starts at 1 (the triplet's lambda, the neighbourhood's F and
-    the backflow's eta start at zero), so the new run starts from `source`'s
-    wavefunction.
+    a run can add starts at 1 (the triplet's lambda and the backflow's eta start
+    at zero), so the new run starts from `source`'s wavefunction.
     """
     whole = same_parameters(template, source)
     if whole is not None:
