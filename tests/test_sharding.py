@@ -20,7 +20,12 @@ def _run(sharded: bool) -> dict:
     }
     if sharded:
         env["NETKET_EXPERIMENTAL_SHARDING"] = "1"
-        env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+        # Two simulated devices meet in collectives; on a loaded 2-core machine (the other
+        # pytest worker) one can wait for the other longer than XLA's default 40 s.
+        env["XLA_FLAGS"] = (
+            "--xla_force_host_platform_device_count=2 "
+            "--xla_cpu_collective_call_terminate_timeout_seconds=600"
+        )
     done = subprocess.run(
         [sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600
     )
