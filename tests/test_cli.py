@@ -7,12 +7,14 @@ import subprocess
 import sys
 import time
 
+import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import eqxnqs
-from eqxnqs._workflow._cli import main
+from eqxnqs._workflow._cli import _parser, config_from_args, main
 from eqxnqs._workflow._run_config import MODELS, SYSTEMS
 
 TINY = [
@@ -400,25 +402,28 @@ def test_command_line_defaults_are_the_library_defaults(system, model):
 
 
 def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, capsys):
-    # A DeepSet times triplet, then the same at backflow coordinates (eta starts at zero):
-    # the second run starts from the first's wavefunction.
+    # A saved DeepSet times triplet (as a run leaves it, its triplet trained), continued at
+    # backflow coordinates (eta starts at zero): the run starts from the saved wavefunction.
+    from eqxnqs._workflow._vmc_run import build_model
+
     first, second = tmp_path / "first", tmp_path / "second"
     tiny = TINY + ["--n-iter", "2", "--final-samples", "128", "--g1-samples", "8"]
     tiny += ["--g1-points", "3"]
-    assert main(["run", "helium-2d", "--three-body", *tiny, "--out", str(first)]) == 0
-    args = ["run", "helium-2d", "--three-body", "--backflow", *tiny]
-    args += ["--learning-rate-end", "0.005", "--diag-shift-end", "0.001"]
+    args = ["run", "helium-2d", *tiny]
+    config = config_from_args(_parser().parse_args([*args, "--out", "x"]), [*args, "--out", "x"])
+    saved = build_model(config, config.build_system())
+    saved = eqx.tree_at(lambda m: m.terms[1].strength, saved, jnp.asarray(-1.5))
+    first.mkdir()
+    eqxnqs.save(first / "model.eqx", saved)
+    args += ["--backflow", "--learning-rate-end", "0.005", "--diag-shift-end", "0.001"]
     assert main(args + ["--init-from", str(first), "--out", str(second)]) == 0
-    out = capsys.readouterr().out
-    assert out.count("E/N =") == 2
-    saved, continued = eqxnqs.load(first / "model.eqx"), eqxnqs.load(second / "model.eqx")
+    assert capsys.readouterr().out.count("E/N =") == 1
+    continued = eqxnqs.load(second / "model.eqx")
     assert isinstance(continued.terms[-1], eqxnqs.Backflow)
     assert isinstance(continued.terms[-1].inner.terms[-1], eqxnqs.TripletJastrow)
-    config = json.loads((second / "config.json").read_text())
-    assert config["init_from"] == str(first) and config["backflow"] is True
-    # The second run's starting wavefunction is the first's final one.
-    from eqxnqs._workflow._vmc_run import build_model
-
+    recorded = json.loads((second / "config.json").read_text())
+    assert recorded["init_from"] == str(first) and recorded["backflow"] is True
+    # The second run's starting wavefunction is the saved one.
     restarted = eqxnqs.RunConfig.from_json_file(second / "config.json")
     start = build_model(restarted, restarted.build_system())
     x = eqxnqs.lattice_configurations(restarted.build_system().hilbert, jax.random.key(0), 4)
