@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -21,6 +22,9 @@ def test_the_version_has_one_home():
     for line in (ROOT / "CITATION.cff").read_text().splitlines():
         if line.startswith("version:"):
             assert line.split(":", 1)[1].strip() == eqxnqs.__version__
+    # The changelog's newest release is this version, below an Unreleased heading.
+    releases = re.findall(r"^## \[([^\]]+)\]", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert releases[:2] == ["Unreleased", eqxnqs.__version__]
 
 
 @pytest.mark.parametrize("version", ["3.24.0", "3.22.9", "4.0"])
