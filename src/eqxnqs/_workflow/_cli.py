@@ -343,7 +343,7 @@ def _given_options(argv) -> set[str]:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from ._checkpoint import RunDivergedError
+    from ._checkpoint import CheckpointError, RunDivergedError
     from ._compilation_cache import enable_compilation_cache
     from ._vmc_run import RunFolderError, run_vmc
 
@@ -355,7 +355,7 @@ def main(argv=None) -> int:
             resume=args.resume,
             show_progress=not args.no_progress,
         )
-    except (ConfigError, RunFolderError, RunDivergedError, OSError) as error:
+    except (ConfigError, RunFolderError, CheckpointError, RunDivergedError, OSError) as error:
         print(f"eqxnqs: error: {in_command_line_words(str(error))}", file=sys.stderr)
         return 2
     energy = results["energy_per_particle"]

@@ -191,14 +191,22 @@ def load(path: str | os.PathLike):
     return model
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
+def write_atomically(path: Path, data: bytes, *, keep_previous: Path | None = None) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it over `path`.
+
+    With `keep_previous`, the old `path` (if any) is renamed to it once the new
+    data is safely on disk, so an interruption at any point leaves either the
+    old file at `path` or the new one at `path` or, between the two renames,
+    the old one at `keep_previous`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as file:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
+    if keep_previous is not None and path.exists():
+        os.replace(path, keep_previous)
     os.replace(tmp, path)
 
 
@@ -207,7 +215,7 @@ def is_main_process() -> bool:
     return jax.process_index() == 0
 
 
-def write_run_file(path: Path, data: bytes) -> None:
+def write_run_file(path: Path, data: bytes, *, keep_previous: Path | None = None) -> None:
     """`write_atomically` on process 0 only: every process computes, one writes."""
     if is_main_process():
-        write_atomically(path, data)
+        write_atomically(path, data, keep_previous=keep_previous)

@@ -31,7 +31,7 @@ from ._checkpoint import (
     AtomicJsonLog,
     CheckpointCallback,
     StopOnNonFiniteEnergy,
-    read_checkpoint,
+    resume_checkpoint,
     write_checkpoint,
 )
 from ._plots import (
@@ -46,7 +46,6 @@ from ._trust import assess_run, final_energy
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.json"
-CHECKPOINT_FILE = "checkpoint.mpack"
 MODEL_FILE = "model.eqx"
 RESULTS_FILE = "results.json"
 
@@ -251,6 +250,9 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
             )
         print(f"resume: no run in {out} yet; starting one.")
     elif resume:
+        if is_main_process():
+            for stale in out.glob(".*.tmp-*"):  # left by a write that was interrupted
+                stale.unlink()
         try:
             previous = RunConfig.from_json_file(config_path)
         except (ValueError, TypeError) as error:
@@ -280,7 +282,9 @@ def run_vmc(
     """Run (or resume) the VMC optimisation described by `config` in folder `out`.
 
     Writes ``config.json``, NetKet's JSON log ``log.json``, checkpoints
-    (``checkpoint.mpack``, every ``config.checkpoint_every`` steps), the final
+    (``checkpoint.mpack`` every ``config.checkpoint_every`` steps, and the one
+    before it, ``checkpoint.previous.mpack``, to resume from when the newest
+    cannot be read), the final
     model ``model.eqx`` (`eqxnqs.load` reads it), ``results.json`` and the
     plots ``energy.png``, ``pair_distribution.png``, ``structure_factor.png`` and
     ``one_body_density_matrix.png``. Returns the results.
@@ -297,26 +301,25 @@ def run_vmc(
     system = config.build_system()
     driver = build_driver(config, system, build_model(config, system))
     log = AtomicJsonLog(out / LOG_FILE)
-    checkpoint = out / CHECKPOINT_FILE
-    if resume and checkpoint.is_file():
-        driver, log_text, step_count = read_checkpoint(checkpoint, driver)
+    saved_step = None
+    restored = resume_checkpoint(out, driver) if resume else None
+    if restored is not None:
+        driver, log_text, saved_step = restored
         log = AtomicJsonLog.resume(out / LOG_FILE, log_text)
-        print(f"Resuming {out} at iteration {step_count}.")
+        print(f"Resuming {out} at iteration {saved_step}.")
 
+    checkpoints = CheckpointCallback(out, config.checkpoint_every, log, saved_step)
     remaining = config.n_iter - driver.step_count
     if remaining > 0:
         driver.run(
             remaining,
             out=log,
-            callback=[
-                StopOnNonFiniteEnergy(),
-                CheckpointCallback(checkpoint, config.checkpoint_every, log),
-                *callbacks,
-            ],
+            callback=[StopOnNonFiniteEnergy(), checkpoints, *callbacks],
             show_progress=show_progress,
         )
     log.flush()
-    write_checkpoint(checkpoint, driver, log, driver.step_count)
+    if checkpoints.saved_step != driver.step_count:
+        write_checkpoint(out, driver, log, driver.step_count)
 
     model = model_from_state(driver.state)
     results = final_results(config, system, driver.state, log)
