@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -381,19 +382,28 @@ def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, ca
     np.testing.assert_allclose(jax.vmap(start)(x), jax.vmap(saved)(x), rtol=1e-12)
 
 
-def test_a_repeated_run_compiles_nothing_new(tmp_path):
-    # Every program of the first run goes into the persistent cache; the second, identical
-    # run finds them all there and writes no entry.
+def test_a_run_compiles_each_program_once_and_a_repeated_run_nothing(tmp_path):
+    # Within the first run no program is compiled twice, and the final estimate (three
+    # batches of the training's size) reuses the training's sampler. Every program goes
+    # into the persistent cache; the second, identical run finds them all there.
     cache = tmp_path / "cache"
     environment = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
-    environment["EQXNQS_COMPILATION_CACHE"] = str(cache)
+    environment.update(EQXNQS_COMPILATION_CACHE=str(cache), JAX_LOG_COMPILES="1")
     args = ["run", "helium", "--n-particles", "3", "--features-phi", "2", "--layers-rho", "1"]
     args += ["--features-rho", "1", "--n-samples", "16", "--n-chains", "4", "--n-iter", "2"]
-    args += ["--final-samples", "16", "--g1-samples", "4", "--g1-points", "2", "--no-progress"]
-    entries = []
+    args += ["--final-samples", "48", "--g1-samples", "4", "--g1-points", "2", "--no-progress"]
+    entries, compiled = [], []
     for out in ("first", "second"):
         command = [sys.executable, "-m", "eqxnqs", *args, "--out", str(tmp_path / out)]
         result = subprocess.run(command, env=environment, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         entries.append(sorted(path.name for path in cache.iterdir()))
+        compiled.append(re.findall(r"Compiling (jit\(\w+\) with global shapes.*)", result.stderr))
     assert len(entries[0]) > 10 and entries[1] == entries[0]
+    first = compiled[0]
+    # The sampler twice, for its two chain lengths (the discard and a batch; the log
+    # does not show this static argument), and not again for the final estimate.
+    assert sum(line.startswith("jit(_sample_chain)") for line in first) == 2
+    # The programs over a batch of samples (4 chains of 4): each compiled once.
+    programs = [line for line in first if "float64[4,4,3]" in line]
+    assert len(programs) >= 3 and len(set(programs)) == len(programs)

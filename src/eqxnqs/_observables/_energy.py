@@ -15,6 +15,18 @@ def energy_split(hamiltonian, vstate, n_particles: int) -> dict[str, Estimate]:
     samples, so their sum is the total energy sample by sample. Returns
     ``{"kinetic": Estimate, "potential": Estimate}`` (scalars, per particle).
     """
+    return {
+        kind: chain_estimate(values / n_particles)
+        for kind, values in local_energy_parts(hamiltonian, vstate).items()
+    }
+
+
+def local_energy_parts(hamiltonian, vstate) -> dict[str, np.ndarray]:
+    """The kinetic and potential local energies of the current samples of `vstate`.
+
+    As `energy_split` splits `hamiltonian`; each part has the samples' shape
+    ``(n_chains, n_per_chain)`` (real, whole system).
+    """
     terms = getattr(hamiltonian, "operators", (hamiltonian,))
     parts = {"kinetic": [], "potential": []}
     for term in terms:
@@ -27,4 +39,4 @@ def energy_split(hamiltonian, vstate, n_particles: int) -> dict[str, Estimate]:
         for kind, operators in parts.items()
     }
     zero = np.zeros_like(local["kinetic"][0])
-    return {kind: chain_estimate(sum(values, zero) / n_particles) for kind, values in local.items()}
+    return {kind: sum(values, zero) for kind, values in local.items()}

@@ -5,8 +5,12 @@ produces a number. These checks turn each of those into a one-line warning
 and a flag in ``results.json``, so that no wrong number is reported silently.
 """
 
+from typing import NamedTuple
+
 import netket as nk
 import numpy as np
+
+from .._observables._energy import local_energy_parts
 
 #: R-hat above this: the Markov chains disagree (Gelman-Rubin, split chains).
 R_HAT_LIMIT = 1.05
@@ -21,17 +25,53 @@ RELATIVE_SPREAD_LIMIT = 0.5
 REFERENCE_TOLERANCE = 0.005
 
 
-def final_energy(hamiltonian, vstate, n_particles: int, n_samples: int) -> dict:
-    """E/N from ``n_samples`` fresh samples, with an autocorrelation-aware error.
+class FinalSamples(NamedTuple):
+    """The samples of a run's final estimate and their kinetic and potential local energies.
+
+    ``samples`` has shape ``(n_chains, n_per_chain, n_dof)``; ``kinetic`` and
+    ``potential`` ``(n_chains, n_per_chain)``, whole system.
+    """
+
+    samples: np.ndarray
+    kinetic: np.ndarray
+    potential: np.ndarray
+
+
+def final_sampling(hamiltonian, vstate, n_samples: int) -> FinalSamples:
+    """``n_samples`` fresh samples and their local energies, from the training's programs.
+
+    The chains continue in batches of the training's size (the training's
+    discard before the first, none between), so that neither the sampler nor
+    the local energy is compiled again for another batch size; only a
+    remainder, when ``n_samples`` is not a whole number of batches, takes a
+    program of its own. The batches join into one continuous chain each.
+    """
+    batch = vstate.chain_length
+    per_chain = n_samples // vstate.sampler.n_chains
+    lengths = [batch] * (per_chain // batch) + ([per_chain % batch] if per_chain % batch else [])
+    samples, parts = [], []
+    for index, length in enumerate(lengths):
+        vstate.sample(chain_length=length, n_discard_per_chain=None if index == 0 else 0)
+        samples.append(np.asarray(vstate.samples))
+        parts.append(local_energy_parts(hamiltonian, vstate))
+    return FinalSamples(
+        np.concatenate(samples, axis=1),
+        *(
+            np.concatenate([part[kind] for part in parts], axis=1)
+            for kind in FinalSamples._fields[1:]
+        ),
+    )
+
+
+def final_energy(final: FinalSamples, n_particles: int) -> dict:
+    """E/N of a run's final samples (`final_sampling`), with an autocorrelation-aware error.
 
     The error is NetKet's: the spread of the chain means, corrected for the
     integrated autocorrelation time ``tau_corr`` of each chain; ``r_hat`` is
     the split-chain Gelman-Rubin statistic. Non-finite local energies are
     counted (and make the mean non-finite: nothing is dropped).
     """
-    vstate.n_samples = n_samples
-    vstate.sample()
-    local = np.asarray(vstate.local_estimators(hamiltonian).data)
+    local = final.kinetic + final.potential
     stats = nk.stats.statistics(local)
     return {
         "mean": float(np.real(stats.mean)) / n_particles,

@@ -22,9 +22,9 @@ from .._models._triplet import TripletJastrow
 from .._netket._adapter import make_mcstate, model_from_state
 from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
 from .._netket._vmc_sr import VMC_SR
-from .._observables._energy import energy_split
 from .._observables._one_body import one_body_density_matrix
 from .._observables._pair_distribution import pair_distribution
+from .._observables._statistics import chain_estimate
 from .._observables._structure_factor import luttinger_parameter, structure_factor
 from .._systems._hamiltonians import System
 from ._checkpoint import (
@@ -42,7 +42,7 @@ from ._plots import (
 )
 from ._run_config import ConfigError, RunConfig
 from ._serialization import is_main_process, load, save, write_run_file
-from ._trust import assess_run, final_energy
+from ._trust import FinalSamples, assess_run, final_energy, final_sampling
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.json"
@@ -352,9 +352,8 @@ def _with_kelvin(system: System, energy: dict) -> dict:
 
 
 def final_results(config: RunConfig, system: System, vstate, log) -> dict:
-    energy = _with_kelvin(
-        system, final_energy(system.hamiltonian, vstate, system.n_particles, config.final_samples)
-    )
+    final = final_sampling(system.hamiltonian, vstate, config.final_samples)
+    energy = _with_kelvin(system, final_energy(final, system.n_particles))
     trace = np.real(np.asarray(log.data["Energy"]["Mean"])) / system.n_particles
     non_finite = (
         int(np.sum(np.asarray(log.data["NonFiniteLocalEnergies"]["value"])))
@@ -364,9 +363,9 @@ def final_results(config: RunConfig, system: System, vstate, log) -> dict:
     diagnostics, warnings = assess_run(
         energy, system.n_particles, trace, non_finite, system.reference_energy_per_particle
     )
-    samples = np.asarray(vstate.samples).reshape(-1, system.hilbert.size)
+    samples = final.samples.reshape(-1, system.hilbert.size)
     r, g = pair_distribution(samples, system.box, n_bins=config.g_r_bins)
-    observables = bosonic_observables(config, system, vstate)
+    observables = bosonic_observables(config, system, vstate, final)
     share = observables["condensate_fraction"]["largest_sample_share"]
     if share > LARGEST_SAMPLE_SHARE:
         warnings.append(
@@ -404,21 +403,22 @@ def _lists(*arrays) -> list:
     return [np.asarray(a, dtype=float).tolist() for a in arrays]
 
 
-def bosonic_observables(config: RunConfig, system: System, vstate) -> dict:
-    """The energy split, S(k), g1(r), n(k), n0 (and K in 1D) of the current samples.
+def bosonic_observables(config: RunConfig, system: System, vstate, final: FinalSamples) -> dict:
+    """The energy split, S(k), g1(r), n(k), n0 (and K in 1D) of a run's final samples.
 
-    The energy split and S(k) use all current samples; g1 and n(k) the first
-    ``config.g1_samples`` of them (spread over the chains). Energies are per
-    particle; lengths and wavevectors in the system's units.
+    The energy split and S(k) use all of `final`'s samples; g1 and n(k) the
+    first ``config.g1_samples`` of them (spread over the chains), with the
+    model of `vstate`. Energies are per particle; lengths and wavevectors in
+    the system's units.
     """
     n = system.n_particles
-    split = energy_split(system.hamiltonian, vstate, n)
-    sf = structure_factor(vstate.samples, system.box)
+    split = {kind: chain_estimate(getattr(final, kind) / n) for kind in ("kinetic", "potential")}
+    sf = structure_factor(final.samples, system.box)
     obdm = one_body_density_matrix(
         model_from_state(vstate),
-        vstate.samples,
+        final.samples,
         n_points=config.g1_points,
-        max_samples=min(config.g1_samples, vstate.samples.shape[0] * vstate.samples.shape[1]),
+        max_samples=min(config.g1_samples, final.samples.shape[0] * final.samples.shape[1]),
     )
     order = np.argsort(np.linalg.norm(obdm.momenta, axis=-1), kind="stable")
     k_norm = np.linalg.norm(obdm.momenta, axis=-1)[order]
@@ -442,7 +442,7 @@ def bosonic_observables(config: RunConfig, system: System, vstate) -> dict:
         },
     }
     if len(system.box) == 1:
-        k = luttinger_parameter(vstate.samples, system.box)
+        k = luttinger_parameter(final.samples, system.box)
         out["luttinger_parameter"] = {"mean": float(k.mean), "error": float(k.error)}
     return out
 
