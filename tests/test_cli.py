@@ -9,11 +9,13 @@ import sys
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import netket as nk
 import numpy as np
 import pytest
 
 import eqxnqs
 from eqxnqs._workflow._cli import _parser, config_from_args, main
+from eqxnqs._workflow._progress import EnergyProgressBar
 from eqxnqs._workflow._run_config import MODELS, SYSTEMS
 
 TINY = [
@@ -112,7 +114,8 @@ def test_run_and_resume(tmp_path, capsys):
     out = tmp_path / "he3"
     n_iter = 3
     assert main(["run", "helium", *TINY, "--n-iter", str(n_iter), "--out", str(out)]) == 0
-    capsys.readouterr()
+    printed = capsys.readouterr().out
+    assert "Automatic SR" not in printed and "online_statistics" not in printed  # NetKet's
     # A finished run extended by two iterations continues the same log.
 
     # Same folder without --resume: refused, nothing overwritten.
@@ -170,6 +173,19 @@ def test_run_and_resume(tmp_path, capsys):
         assert (out / name).stat().st_size > 0
     model = eqxnqs.load(out / "model.eqx")
     assert model.n_particles == 4 and model.cusp_exponent == 5
+
+
+def test_the_progress_bar_shows_e_per_n_in_the_units_of_the_final_line(capsys):
+    bar = EnergyProgressBar(2, n_particles=4, scale=2.0, unit="K")
+    bar.on_run_start(0, None)
+    noise = np.random.default_rng(0).normal(size=(4, 64))
+    for step, total in enumerate((-8.0, -10.0)):
+        stats = nk.stats.statistics(total + noise)
+        bar.on_step_end(step, {"Energy": stats}, None)
+    bar.on_run_end(2, None)
+    err = capsys.readouterr().err
+    expected = f"E/N = {stats.mean / 2:.4f} ± {stats.error_of_mean / 2:.4f} K]"
+    assert "2/2" in err and err.rstrip().endswith(expected) and "± 0.0" in expected
 
 
 def test_resume_in_an_empty_folder_starts_and_repeats(tmp_path, capsys):

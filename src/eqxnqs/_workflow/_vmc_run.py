@@ -1,6 +1,8 @@
 """A complete VMC run: system, model, sampler, driver, checkpoints, results."""
 
+import contextlib
 import dataclasses
+import io
 import json
 import math
 from pathlib import Path
@@ -40,6 +42,7 @@ from ._plots import (
     plot_pair_distribution,
     plot_structure_factor,
 )
+from ._progress import EnergyProgressBar
 from ._run_config import ConfigError, RunConfig
 from ._serialization import is_main_process, load, save, write_run_file
 from ._trust import FinalSamples, assess_run, final_energy, final_sampling
@@ -220,16 +223,23 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
     learning_rate = schedule(config.learning_rate, config.learning_rate_end, config.n_iter)
     optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](learning_rate)
     if config.driver == "vmc_sr":
-        return VMC_SR(
-            system.hamiltonian,
-            optimizer,
-            diag_shift=schedule(config.diag_shift, config.diag_shift_end, config.n_iter),
-            variational_state=vstate,
-            clip_local_energy=config.clip_local_energy,
-            max_norm=config.max_norm,
-            use_ntk=config.use_ntk,
-            momentum=config.momentum,
-        )
+        # NetKet's own choice (NTK when parameters outnumber samples), made here so that
+        # it prints nothing; its other construction message (online statistics) is muted.
+        use_ntk = config.use_ntk
+        if use_ntk is None:
+            use_ntk = vstate.n_parameters > vstate.n_samples
+        with contextlib.redirect_stdout(io.StringIO()):
+            return VMC_SR(
+                system.hamiltonian,
+                optimizer,
+                diag_shift=schedule(config.diag_shift, config.diag_shift_end, config.n_iter),
+                variational_state=vstate,
+                clip_local_energy=config.clip_local_energy,
+                max_norm=config.max_norm,
+                use_ntk=use_ntk,
+                on_the_fly=use_ntk,
+                momentum=config.momentum,
+            )
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
 
 
@@ -314,8 +324,13 @@ def run_vmc(
         driver.run(
             remaining,
             out=log,
-            callback=[StopOnNonFiniteEnergy(), checkpoints, *callbacks],
-            show_progress=show_progress,
+            callback=[
+                StopOnNonFiniteEnergy(),
+                checkpoints,
+                *([_progress_bar(system, remaining)] if show_progress else []),
+                *callbacks,
+            ],
+            show_progress=False,
         )
     log.flush()
     if checkpoints.saved_step != driver.step_count:
@@ -328,6 +343,12 @@ def run_vmc(
         write_run_file(out / RESULTS_FILE, json.dumps(results, indent=2).encode())
         _plot(out, system, log, results)
     return results
+
+
+def _progress_bar(system: System, n_steps: int) -> EnergyProgressBar:
+    if system.kelvin_per_unit is None:
+        return EnergyProgressBar(n_steps, system.n_particles)
+    return EnergyProgressBar(n_steps, system.n_particles, system.kelvin_per_unit, "K")
 
 
 def energy_per_particle(system: System, vstate) -> dict:
