@@ -413,3 +413,19 @@ def test_a_0_1_config_file_reads_with_the_settings_it_ran_with(tmp_path):
         config.max_norm,
     ) == ("netket", False, False, "uniform", None, None)
     assert "rho_readout" in eqxnqs.RunConfig().differences(config)
+
+
+def test_a_config_file_of_a_development_version_reads_or_is_refused_in_one_line(tmp_path):
+    import dataclasses
+    import json
+
+    data = dataclasses.asdict(eqxnqs.RunConfig(system="helium-2d"))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**data, "neighbourhood": False, "neighbourhood_channels": 4}))
+    assert eqxnqs.RunConfig.from_json_file(path) == eqxnqs.RunConfig(**data)
+    path.write_text(json.dumps({**data, "neighbourhood": True}))
+    with pytest.raises(ValueError, match="used neighbourhood=True, a setting this eqxnqs no"):
+        eqxnqs.RunConfig.from_json_file(path)
+    path.write_text(json.dumps({**data, "colour": "red"}))
+    with pytest.raises(ValueError, match="^settings this eqxnqs does not know: colour$"):
+        eqxnqs.RunConfig.from_json_file(path)

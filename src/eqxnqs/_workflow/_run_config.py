@@ -47,6 +47,11 @@ NETKET_EXAMPLE = dict(
 )
 
 
+#: Settings that development versions between 0.1.0 and 0.2.0 wrote and that are gone
+#: (the neighbourhood Jastrow, dropped for no measured gain): the value with which a run
+#: can be continued without them (``None``: any value).
+REMOVED = {"neighbourhood": False, "neighbourhood_channels": None}
+
 #: What the settings added after 0.1.0 were in 0.1.0 (to read its config.json).
 BEFORE_0_2 = dict(
     rho_readout="netket",
@@ -415,6 +420,15 @@ class RunConfig:
     @classmethod
     def from_json_file(cls, path: Path) -> "RunConfig":
         data = json.loads(Path(path).read_text())
+        for name, allowed in REMOVED.items():
+            if name in data and allowed is not None and data[name] != allowed:
+                raise ValueError(
+                    f"the run used {name}={data[name]!r}, a setting this eqxnqs no longer has"
+                )
+            data.pop(name, None)
+        unknown = sorted(set(data) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"settings this eqxnqs does not know: {', '.join(unknown)}")
         for name in ("features_phi", "features_rho"):
             data[name] = tuple(data[name])
         # Settings that eqxnqs 0.1.0 did not write had these values then.
