@@ -93,3 +93,17 @@ def test_iteration_profile_times_every_part(capsys):
     row = results["triplet"]
     assert row["n_samples"] == 32 and row["sampling_s"] > 0 and row["local_energies_s"] > 0
     assert "| triplet |" in capsys.readouterr().out
+
+
+def test_gpu_benchmark_writes_its_three_tables(tmp_path, monkeypatch, capsys):
+    gpu = _load("gpu")
+    # Smaller still than --quick: the smallest speed-table size, one short helium run.
+    monkeypatch.setattr(gpu.compare_netket, "QUICK", [((4, 1), 32)])
+    monkeypatch.setattr(gpu, "HELIUM_RUNS", gpu.HELIUM_RUNS[:1])
+    monkeypatch.setitem(gpu.QUICK_SETTINGS, "n_particles", 4)
+    report = gpu.main(["--quick", "--out", str(tmp_path / "gpu.md")])
+    assert (tmp_path / "gpu.md").read_text() == report
+    assert report.startswith(f"# eqxnqs on {jax.device_count()} x ")
+    assert "| 4 | 1 | 32 | kinetic |" in report
+    assert "netket (Hessian)" in report and "| DeepSet x triplet | 4 | 32 |" in report
+    assert " K " not in capsys.readouterr().err  # no progress bar in a benchmark

@@ -1,0 +1,156 @@
+"""The GPU benchmark: the speed table, the MPNN's kinetic energy and short 2D-helium runs.
+
+    .venv/bin/python benchmarks/gpu.py --out gpu.md     # on the accelerator (~10 min on a GPU)
+    .venv/bin/python benchmarks/gpu.py --quick          # small sizes: a smoke run on the CPU
+
+One process, on JAX's default device (named in the table's first line):
+
+1. the speed table of ``compare_netket.py`` (eqxnqs against NetKet's Flax
+   DeepSetRelDistance on identical parameters and samples: forward pass,
+   parameter Jacobian, local kinetic energy, sampling, ``expect_and_grad``
+   and a ``VMC_SR`` iteration), up to N = 64 in 3D, where the target on a
+   GPU is a kinetic energy >= 100x NetKet's;
+2. ``mpnn_kinetic.py``: the MPNN's local kinetic energy by eqxnqs, NetKet's
+   Hessian and folx, at N = 30 in 2D;
+3. 2D helium, N = 30 at 0.050 A^-2 in the reference's Hamiltonian and cell
+   (``helium_frontier.py``'s case ``2d-0.050``): the DeepSet times the triplet
+   factor (the command line's default) and the MPNN at the reference's size
+   (4 layers, width 8, 1 head, 512 samples), a few iterations each: seconds
+   per iteration after the first (which compiles) and the last E/N.
+
+The tables are printed and, with ``--out``, written as Markdown. Times to
+-0.795 K need the long runs of ``helium_frontier.py``.
+"""
+
+import argparse
+import contextlib
+import io
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import compare_netket
+import jax
+import mpnn_kinetic
+import numpy as np
+from convergence import Timer
+from helium_frontier import ANSATZE, CASES
+
+import eqxnqs
+
+#: 2D helium runs: (label, settings added to the case, iterations).
+HELIUM_RUNS = [
+    ("DeepSet x triplet", ANSATZE["triplet"][0], 6),
+    ("MPNN (reference size)", ANSATZE["mpnn"][0], 4),
+]
+#: The same, small enough for a smoke run.
+QUICK_SETTINGS = dict(
+    n_particles=6,
+    n_samples=32,
+    n_chains=8,
+    final_samples=64,
+    g1_samples=8,
+    g1_points=2,
+    layers_phi=1,
+    features_phi=(4,),
+    layers_rho=1,
+    features_rho=(1,),
+    mpnn_features=4,
+    mpnn_layers=1,
+)
+
+
+def device_line() -> str:
+    device = jax.devices()[0]
+    return (
+        f"{jax.device_count()} x {device.device_kind} ({device.platform}); "
+        f"{platform.processor() or platform.machine()}; jax {jax.__version__}, "
+        f"eqxnqs {eqxnqs.__version__}"
+    )
+
+
+def speed_table(quick: bool, repeats: int) -> str:
+    results = {}
+    for (n, dim), n_samples in compare_netket.QUICK if quick else compare_netket.FULL:
+        results[(n, dim, n_samples)] = compare_netket.measure(n, dim, n_samples, repeats)
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        compare_netket.print_table(results)
+        compare_netket.print_growth(results)
+    return text.getvalue()
+
+
+def mpnn_table(quick: bool) -> str:
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        mpnn_kinetic.main(["--quick"] if quick else [])
+    return text.getvalue()
+
+
+def helium_rows(quick: bool) -> list[dict]:
+    rows = []
+    base, _ = CASES["2d-0.050"]
+    for label, settings, n_iter in HELIUM_RUNS:
+        config = eqxnqs.RunConfig(
+            **{**base, **settings, **(QUICK_SETTINGS if quick else {}), "n_iter": n_iter}
+        )
+        timer = Timer()
+        with tempfile.TemporaryDirectory() as folder:
+            start = time.perf_counter()
+            results = eqxnqs.run_vmc(config, Path(folder), show_progress=False, callbacks=[timer])
+            total = time.perf_counter() - start
+        energy = results["energy_per_particle"]
+        rows.append(
+            {
+                "ansatz": label,
+                "n_particles": config.n_particles,
+                "n_samples": config.n_samples,
+                "first_s": timer.times[0],
+                "per_iteration_s": float(np.mean(np.diff(timer.times))),
+                "total_s": total,
+                "mean_K": energy["mean_kelvin"],
+                "error_K": energy["error_kelvin"],
+            }
+        )
+    return rows
+
+
+def helium_table(rows: list[dict]) -> str:
+    lines = [
+        "| ansatz | N | samples | first iteration (s) | s / iteration after | whole run (s) "
+        "| E/N at the end (K) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['ansatz']} | {row['n_particles']} | {row['n_samples']} "
+            f"| {row['first_s']:.1f} | {row['per_iteration_s']:.2f} | {row['total_s']:.0f} "
+            f"| {row['mean_K']:.4f} +- {row['error_K']:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="write the tables here (Markdown)")
+    args = parser.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    sections = [
+        f"# eqxnqs on {device_line()}\n",
+        "## Speed against NetKet (ms)\n\n" + speed_table(args.quick, repeats),
+        "## The MPNN's local kinetic energy\n\n```\n" + mpnn_table(args.quick) + "```\n",
+        "## 2D helium, N = 30 at 0.050 A^-2 (reference Hamiltonian and cell)\n\n"
+        + helium_table(helium_rows(args.quick)),
+    ]
+    report = "\n".join(sections)
+    print(report)
+    if args.out is not None:
+        args.out.write_text(report)
+    return report
+
+
+if __name__ == "__main__":
+    main()
