@@ -26,7 +26,9 @@ def _perturbed(model, scale=0.3, seed=7):
     arrays, static = eqx.partition(model, eqx.is_array)
     leaves, tree = jax.tree.flatten(arrays)
     keys = jax.random.split(jax.random.key(seed), len(leaves))
-    noisy = [leaf + scale * jax.random.normal(k, leaf.shape) for k, leaf in zip(keys, leaves)]
+    noisy = [
+        leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves)
+    ]
     return eqx.combine(jax.tree.unflatten(tree, noisy), static)
 
 
@@ -54,6 +56,25 @@ def test_new_network_starts_at_zero_and_is_float64():
     assert {leaf.dtype for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_array))} == {
         jnp.dtype("float64")
     }
+
+
+def test_param_dtype_sets_every_parameter_and_the_computation():
+    box = (5.0, 6.0)
+    model = _perturbed(eqxnqs.MPNN(box, 4, param_dtype=jnp.float32, key=jax.random.key(0)))
+    wide = eqxnqs.MPNN(box, 4, key=jax.random.key(0))
+    assert {leaf.dtype for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_array))} == {
+        jnp.dtype("float32")
+    }
+    x = random_configurations(jax.random.key(1), 3, 4, box)
+    values = jax.vmap(model)(x)
+    assert values.dtype == jnp.float32
+    # The same network in float64, from the float32 parameters: equal to float32 rounding.
+    wide_leaves = [leaf.astype(jnp.float64) for leaf in jax.tree.leaves(model)]
+    as_wide = jax.tree.unflatten(jax.tree.structure(wide), wide_leaves)
+    np.testing.assert_allclose(values, jax.vmap(as_wide)(x), rtol=1e-5)
+    assert eqxnqs.MPNN(box, 4, key=jax.random.key(0)).hyperparameters()["param_dtype"] == "float64"
+    with pytest.raises(ValueError, match="param_dtype must be a real floating dtype; got int32"):
+        eqxnqs.MPNN(box, 4, param_dtype=jnp.int32, key=jax.random.key(0))
 
 
 @symmetry_cases(N)

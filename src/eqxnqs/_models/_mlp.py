@@ -95,9 +95,9 @@ def _dense(layer: eqx.nn.Linear, x: Float[Array, " in_size"]) -> Float[Array, " 
     return y if layer.bias is None else y + layer.bias
 
 
-def mlp(in_size: int, widths, activation, *, key: PRNGKeyArray) -> MLP:
-    """An `MLP` of the learned factors: LeCun-normal weights, zero biases, float64, no
-    final activation."""
+def mlp(in_size: int, widths, activation, *, dtype=jnp.float64, key: PRNGKeyArray) -> MLP:
+    """An `MLP` of the learned factors: LeCun-normal weights, zero biases, no final
+    activation; parameters of `dtype` (float64 by default)."""
     return MLP(
         in_size,
         widths,
@@ -106,6 +106,19 @@ def mlp(in_size: int, widths, activation, *, key: PRNGKeyArray) -> MLP:
         use_bias=True,
         kernel_init=jax.nn.initializers.lecun_normal(),
         bias_init=jax.nn.initializers.zeros,
-        dtype=jnp.float64,
+        dtype=dtype,
         key=key,
     )
+
+
+def check_param_dtype(param_dtype) -> jnp.dtype:
+    """`param_dtype` as a floating dtype; float64 needs ``jax_enable_x64``."""
+    dtype = jnp.dtype(param_dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"param_dtype must be a real floating dtype; got {dtype.name}.")
+    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            "param_dtype=float64 needs jax_enable_x64; call "
+            "jax.config.update('jax_enable_x64', True) before building models."
+        )
+    return dtype

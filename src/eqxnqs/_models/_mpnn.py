@@ -38,37 +38,17 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._geometry import check_box, check_particle_count
 from .._typing import RealArray, typechecked
 from ._activations import activation_by_name
-from ._mlp import MLP, _dense, mlp
+from ._mlp import MLP, _dense, check_param_dtype, mlp
+from ._mpnn_graph import edge_features, neighbours
 from ._mpnn_laplacian import mpnn_grad_and_laplacian
 from ._periodic import PeriodicLogAmplitude
 
 _kernel_init = jax.nn.initializers.lecun_normal()
-
-
-def neighbours(n_particles: int) -> np.ndarray:
-    """``(N, N - 1)`` indices: row ``i`` lists ``(i + 1 + s) mod N`` for ``s = 0 .. N - 2``."""
-    return (np.arange(n_particles)[:, None] + np.arange(1, n_particles)[None, :]) % n_particles
-
-
-def edge_features(u: Float[Array, "... dim"], box: Float[Array, " dim"]) -> Float[Array, "... f"]:
-    """Periodic features of displacements ``u``, ``2 dim + 1`` of them.
-
-    Per axis ``sin(2 pi u / L)`` and ``cos(2 pi u / L)``, then the squared
-    sine distance ``sum_a sin^2(pi u_a / L_a)``. All are smooth: the sine
-    distance itself, ``|sin(pi u / L)|``, has a kink at contact, and in 1D a
-    kink in ``log psi`` puts a delta function into its Laplacian that the
-    local kinetic energy never samples (measured: VMC on soft-core bosons
-    then climbs in energy while its variance falls).
-    """
-    phase = 2.0 * jnp.pi * u / box
-    squared = jnp.sum(jnp.sin(phase / 2.0) ** 2, axis=-1, keepdims=True)
-    return jnp.concatenate([jnp.sin(phase), jnp.cos(phase), squared], axis=-1)
 
 
 class MessagePassingLayer(eqx.Module):
@@ -92,6 +72,7 @@ class MessagePassingLayer(eqx.Module):
         head_features: int,
         activation,
         *,
+        dtype=jnp.float64,
         key: PRNGKeyArray,
     ):
         keys = jax.random.split(key, 5)
@@ -99,19 +80,25 @@ class MessagePassingLayer(eqx.Module):
         pair_in = node_features + edge_features
 
         def linear(n_in, n_out, k):
-            layer = eqx.nn.Linear(n_in, n_out, use_bias=False, dtype=jnp.float64, key=k)
-            return eqx.tree_at(lambda lin: lin.weight, layer, _kernel_init(k, (n_in, n_out)).T)
+            layer = eqx.nn.Linear(n_in, n_out, use_bias=False, dtype=dtype, key=k)
+            weight = _kernel_init(k, (n_in, n_out), dtype).T
+            return eqx.tree_at(lambda lin: lin.weight, layer, weight)
 
         self.to_query = linear(node_features, width, keys[0])
         self.to_key = linear(pair_in, width, keys[1])
         self.to_value = linear(pair_in, width, keys[2])
         self.node_update = mlp(
-            node_features + width, (node_features, node_features), activation, key=keys[3]
+            node_features + width,
+            (node_features, node_features),
+            activation,
+            dtype=dtype,
+            key=keys[3],
         )
         self.edge_update = mlp(
             edge_features + 2 * node_features,
             (edge_features, edge_features),
             activation,
+            dtype=dtype,
             key=keys[4],
         )
         self.n_heads = n_heads
@@ -135,7 +122,7 @@ class MPNN(PeriodicLogAmplitude):
     """Message-passing ``log psi`` with attention over all pairs; see the module docstring.
 
     Maps one configuration ``x`` of shape ``(n_particles * dim,)`` (lengths
-    in the box's unit) to a real scalar. Parameters are float64.
+    in the box's unit) to a real scalar. Parameters are `param_dtype` (float64 by default).
     """
 
     node_init: Float[Array, " node_features"]
@@ -151,6 +138,7 @@ class MPNN(PeriodicLogAmplitude):
     head_features: int = eqx.field(static=True)
     readout_features: int = eqx.field(static=True)
     activation: str = eqx.field(static=True)
+    param_dtype: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -164,6 +152,7 @@ class MPNN(PeriodicLogAmplitude):
         head_features: int = 8,
         readout_features: int = 16,
         activation: str = "gelu",
+        param_dtype=jnp.float64,
         key: PRNGKeyArray,
     ):
         """**Arguments:**
@@ -175,6 +164,8 @@ class MPNN(PeriodicLogAmplitude):
         - `n_heads`, `head_features`: attention heads and the width of each.
         - `readout_features`: hidden width of the pair readout ``r``.
         - `activation`: a `jax.nn` function by name (``"gelu"``, ``"tanh"``, ...).
+        - `param_dtype`: dtype of every parameter and of the computation (float64 by
+          default, which needs ``jax_enable_x64``).
         - `key`: a JAX PRNG key.
         """
         self.box = check_box(box)
@@ -191,25 +182,33 @@ class MPNN(PeriodicLogAmplitude):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         act = activation_by_name(activation)
+        dtype = check_param_dtype(param_dtype)
         self.n_particles = n_particles
         self.node_features, self.edge_features = node_features, edge_features
         self.n_layers, self.n_heads, self.head_features = n_layers, n_heads, head_features
         self.readout_features, self.activation = readout_features, activation
+        self.param_dtype = dtype.name
         node_key, edge_key, layers_key, readout_key = jax.random.split(key, 4)
-        self.node_init = jax.random.normal(node_key, (node_features,), jnp.float64)
-        embedding = eqx.nn.Linear(2 * self.dim + 1, edge_features, dtype=jnp.float64, key=edge_key)
+        self.node_init = jax.random.normal(node_key, (node_features,), dtype)
+        embedding = eqx.nn.Linear(2 * self.dim + 1, edge_features, dtype=dtype, key=edge_key)
         self.edge_embedding = eqx.tree_at(
             lambda lin: lin.weight,
             embedding,
-            _kernel_init(edge_key, (2 * self.dim + 1, edge_features)).T,
+            _kernel_init(edge_key, (2 * self.dim + 1, edge_features), dtype).T,
         )
         self.layers = tuple(
             MessagePassingLayer(
-                node_features, edge_features, n_heads, head_features, act, key=layer_key
+                node_features,
+                edge_features,
+                n_heads,
+                head_features,
+                act,
+                dtype=dtype,
+                key=layer_key,
             )
             for layer_key in jax.random.split(layers_key, n_layers)
         )
-        readout = mlp(edge_features, (readout_features, 1), act, key=readout_key)
+        readout = mlp(edge_features, (readout_features, 1), act, dtype=dtype, key=readout_key)
         last = readout.layers[-1]
         self.readout = eqx.tree_at(
             lambda mlp: (mlp.layers[-1].weight, mlp.layers[-1].bias),
@@ -229,6 +228,7 @@ class MPNN(PeriodicLogAmplitude):
             head_features=self.head_features,
             readout_features=self.readout_features,
             activation=self.activation,
+            param_dtype=self.param_dtype,
         )
 
     def pair_states(self, x: Float[Array, " n_dof"]) -> Float[Array, "n m edge"]:
@@ -251,7 +251,7 @@ class MPNN(PeriodicLogAmplitude):
     def __call__(self, x: Float[RealArray, " n_dof"]) -> Float[Array, ""]:
         """``log psi`` of one configuration ``x`` of shape ``(n_particles * dim,)``."""
         self.check_configuration(x)
-        e = self.pair_states(jnp.asarray(x, dtype=jnp.float64))
+        e = self.pair_states(jnp.asarray(x, dtype=self.param_dtype))
         return 0.5 * jnp.sum(self.readout(e))
 
     @property
@@ -276,4 +276,4 @@ class MPNN(PeriodicLogAmplitude):
         coordinate.
         """
         self.check_configuration(x)
-        return mpnn_grad_and_laplacian(self, jnp.asarray(x, dtype=jnp.float64), weights)
+        return mpnn_grad_and_laplacian(self, jnp.asarray(x, dtype=self.param_dtype), weights)

@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ._mpnn_graph import edge_features, neighbours
+
 
 class _Jet(NamedTuple):
     """An array with its Jacobian and weighted Laplacian over the coordinates.
@@ -207,7 +209,6 @@ def _layer(ops: _Expander, layer, h: _Jet, e: _Jet, partners) -> tuple[_Jet, _Je
 
 def mpnn_grad_and_laplacian(model, x: Array, weights) -> tuple[Array, Array]:
     """``d log psi / dx`` (``(N D,)``) and ``sum_k w_k d^2 log psi / dx_k^2`` of an MPNN."""
-    from ._mpnn import edge_features, neighbours  # (_mpnn imports this module)
 
     n, dim = model.n_particles, model.dim
     w = jnp.broadcast_to(jnp.asarray(weights, dtype=x.dtype), x.shape).reshape(n, dim)

@@ -11,7 +11,7 @@ from .._geometry import box_from_hilbert, check_box, sine_displacement
 from .._typing import Initializer, RealArray, typechecked
 from ._deepset import apply_deepset
 from ._features import phi_widths, rho_widths
-from ._mlp import MLP
+from ._mlp import MLP, check_param_dtype
 from ._pairwise import PairwiseLogAmplitude
 from ._pooling import linear_pooling_weight, resolve_pooling
 
@@ -148,7 +148,7 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         - `key`: a JAX PRNG key.
         """
         self.box = check_box(box)
-        param_dtype = jnp.dtype(param_dtype)
+        param_dtype = check_param_dtype(param_dtype)
         if n_particles < 2:
             raise ValueError(
                 f"DeepSetRelDistance needs at least 2 particles (it is built on "
@@ -157,11 +157,6 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         if cusp_exponent is not None and cusp_exponent <= 0:
             raise ValueError(
                 f"cusp_exponent must be a positive integer or None; got {cusp_exponent}."
-            )
-        if jnp.dtype(param_dtype) == jnp.float64 and not jax.config.jax_enable_x64:
-            raise RuntimeError(
-                "param_dtype=float64 needs jax_enable_x64; call "
-                "jax.config.update('jax_enable_x64', True) before building models."
             )
         if rho_readout not in RHO_READOUTS:
             raise ValueError(f"rho_readout must be one of {RHO_READOUTS}; got {rho_readout!r}.")
