@@ -326,7 +326,7 @@ def test_calogero_sutherland_run_reports_reference_and_checks(tmp_path, capsys):
     assert isinstance(model, eqxnqs.SumLogAmplitude)
     assert isinstance(model.terms[0], eqxnqs.PowerLawJastrow)
     # The Jastrow factor alone is the exact ground state: 12 iterations bring beta near 2.
-    assert abs(float(model.terms[0].exponent) - 2.0) < 0.05
+    assert abs(float(model.terms[0].power) - 2.0) < 0.05
     results = json.loads((out / "results.json").read_text())
     exact = eqxnqs.calogero_sutherland_energy(4, 4.0, 2.0) / 4
     assert results["reference"]["energy_per_particle"] == pytest.approx(exact, rel=1e-14)

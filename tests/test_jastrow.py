@@ -51,7 +51,7 @@ def test_jastrow_values_and_exact_derivatives(box):
 
 def test_parameters_stay_positive_and_sums_flatten():
     power = eqxnqs.PowerLawJastrow(5.0, 3, beta=2.0)
-    assert float(power.exponent) == pytest.approx(2.0, rel=1e-14)
+    assert float(power.power) == pytest.approx(2.0, rel=1e-14)
     assert float(jax.nn.softplus(power.c - 100.0)) > 0
     with pytest.raises(ValueError, match="beta must be a positive number"):
         eqxnqs.PowerLawJastrow(5.0, 3, beta=-1.0)
@@ -99,8 +99,22 @@ def test_vmc_finds_the_exact_calogero_sutherland_ground_state(n, length, beta):
         system.hamiltonian, optax.sgd(0.01), diag_shift=1e-4, variational_state=vstate
     )
     driver.run(80, out=nk.logging.RuntimeLog(), show_progress=False)
-    assert float(eqxnqs.model_from_state(vstate).exponent) == pytest.approx(beta, rel=1e-5)
+    assert float(eqxnqs.model_from_state(vstate).power) == pytest.approx(beta, rel=1e-5)
     vstate.sample()
     local = np.asarray(vstate.local_estimators(system.hamiltonian).data)
     assert abs(local.mean() - exact) / exact < 1e-6
     assert local.std() / exact < 1e-4  # zero-variance principle (1.5 at the start)
+
+
+def test_the_old_names_of_b_and_beta_still_work_with_a_deprecation_warning():
+    mcmillan = eqxnqs.McMillanJastrow((4.0,), 3, b=1.3)
+    power = eqxnqs.PowerLawJastrow((4.0,), 3, beta=2.5)
+    with pytest.warns(
+        DeprecationWarning, match=r"McMillanJastrow.strength .* use McMillanJastrow.length"
+    ):
+        assert mcmillan.strength == mcmillan.length
+    with pytest.warns(
+        DeprecationWarning, match=r"PowerLawJastrow.exponent .* use PowerLawJastrow.power"
+    ):
+        assert power.exponent == power.power
+    assert float(mcmillan.length) == pytest.approx(1.3) and float(power.power) == pytest.approx(2.5)

@@ -233,7 +233,7 @@ def test_run_config_builds_the_mpnn_times_its_cusp_and_refuses_a_second_mcmillan
     config = eqxnqs.RunConfig(model="mpnn", mpnn_features=4, cusp_init=1.2)
     model = build_model(config, config.build_system())
     assert [type(t).__name__ for t in model.terms] == ["McMillanJastrow", "MPNN"]
-    assert float(model.terms[0].strength) == pytest.approx(1.2, rel=1e-12)
+    assert float(model.terms[0].length) == pytest.approx(1.2, rel=1e-12)
     assert (model.terms[1].node_features, model.terms[1].n_layers) == (4, 2)
     assert (config.diag_shift, config.max_norm) == (0.1, 10.0)
     assert (eqxnqs.RunConfig().diag_shift, eqxnqs.RunConfig().max_norm) == (0.01, 100.0)

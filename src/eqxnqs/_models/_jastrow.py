@@ -19,6 +19,8 @@ DeepSet's cusp: a negative ``b`` or ``beta`` would make psi grow without
 bound at contact.
 """
 
+import warnings
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -40,6 +42,14 @@ def checked_positive(name: str, value) -> float:
     return float(value)
 
 
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated and will be removed in eqxnqs 0.3; use {new}.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 def _pair_distance(u: Float[Array, " dim"], box: tuple[float, ...]) -> Float[Array, ""]:
     return chord_distance(u, jnp.asarray(box, dtype=u.dtype))
 
@@ -47,7 +57,7 @@ def _pair_distance(u: Float[Array, " dim"], box: tuple[float, ...]) -> Float[Arr
 class McMillanJastrow(PairwiseLogAmplitude):
     """``log psi = -1/2 sum_{i<j} (b / |d_ij|)^k`` with learnable ``b > 0``.
 
-    ``b`` is in the length unit of the box; `strength` returns it.
+    ``b`` is in the length unit of the box; `length` returns it, `exponent` is k.
     """
 
     c: Float[Array, ""]
@@ -66,15 +76,21 @@ class McMillanJastrow(PairwiseLogAmplitude):
         self.c = inverse_softplus(checked_positive("b", b))
 
     @property
-    def strength(self) -> Float[Array, ""]:
+    def length(self) -> Float[Array, ""]:
         """``b = softplus(c)``."""
         return jax.nn.softplus(self.c)
+
+    @property
+    def strength(self) -> Float[Array, ""]:
+        """Deprecated name of `length` (b); removed in 0.3."""
+        _renamed("McMillanJastrow.strength", "McMillanJastrow.length")
+        return self.length
 
     def hyperparameters(self) -> dict:
         return dict(box=self.box, n_particles=self.n_particles, exponent=self.exponent)
 
     def pair_terms(self, u: Float[Array, " dim"]) -> Float[Array, ""]:
-        return -0.5 * (self.strength / _pair_distance(u, self.box)) ** self.exponent
+        return -0.5 * (self.length / _pair_distance(u, self.box)) ** self.exponent
 
     def readout(self, pair_sum: Float[Array, ""]) -> Float[Array, ""]:
         return pair_sum
@@ -84,7 +100,7 @@ class PowerLawJastrow(PairwiseLogAmplitude):
     """``log psi = beta sum_{i<j} log |d_ij|`` with learnable ``beta > 0``.
 
     In 1D, ``beta = 2`` (say) is the exact ground state of the
-    Calogero-Sutherland model with that beta; `exponent` returns beta.
+    Calogero-Sutherland model with that beta; `power` returns beta.
     """
 
     c: Float[Array, ""]
@@ -99,9 +115,15 @@ class PowerLawJastrow(PairwiseLogAmplitude):
         self.c = inverse_softplus(checked_positive("beta", beta))
 
     @property
-    def exponent(self) -> Float[Array, ""]:
+    def power(self) -> Float[Array, ""]:
         """``beta = softplus(c)``."""
         return jax.nn.softplus(self.c)
+
+    @property
+    def exponent(self) -> Float[Array, ""]:
+        """Deprecated name of `power` (beta); removed in 0.3."""
+        _renamed("PowerLawJastrow.exponent", "PowerLawJastrow.power")
+        return self.power
 
     def hyperparameters(self) -> dict:
         return dict(box=self.box, n_particles=self.n_particles)
@@ -110,4 +132,4 @@ class PowerLawJastrow(PairwiseLogAmplitude):
         return jnp.log(_pair_distance(u, self.box))
 
     def readout(self, pair_sum: Float[Array, ""]) -> Float[Array, ""]:
-        return self.exponent * pair_sum
+        return self.power * pair_sum
