@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run (or resume) a VMC optimisation",
-        description="Variational Monte Carlo with the Equinox DeepSetRelDistance in NetKet.",
+        description="Variational Monte Carlo of bosons in a periodic box (DeepSet or MPNN "
+        "wavefunctions) in NetKet.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     run.add_argument("system", help=f"one of {', '.join(SYSTEMS)}")

@@ -116,7 +116,7 @@ class RunConfig:
     use_bias: bool = True
     # "linear": rho's last declared layer is its output; "netket": NetKet's layers
     rho_readout: str = "linear"
-    # the cusp parameter holds log b, so b > 0 (False: b itself, as NetKet)
+    # the cusp parameter holds c with b = softplus(c) > 0 (False: b itself, as NetKet)
     positive_cusp: bool = True
     # phi's input is input_scale * (d/L)^2: 4 spans [0, 1] (1: NetKet's)
     input_scale: float = 4.0
