@@ -429,3 +429,18 @@ def test_a_config_file_of_a_development_version_reads_or_is_refused_in_one_line(
     path.write_text(json.dumps({**data, "colour": "red"}))
     with pytest.raises(ValueError, match="^settings this eqxnqs does not know: colour$"):
         eqxnqs.RunConfig.from_json_file(path)
+
+
+def test_netkets_original_of_the_clipped_update_is_the_one_it_was_copied_from():
+    # eqxnqs.VMC_SR._clipped_loss_and_update is NetKet's VMC_SR.compute_loss_and_update
+    # with clipped local energies in the gradient. When NetKet's changes, compare the
+    # two, carry the change over, and record the new fingerprint here.
+    import hashlib
+    import inspect
+
+    from netket._src.driver.vmc_sr import VMC_SR as NetKetVMC_SR
+
+    source = inspect.getsource(NetKetVMC_SR.compute_loss_and_update)
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "2eb0683e39055b2061f1bc61ca6531e3986c212c67e0577c2b30ba5eca445deb"
+    ), "NetKet's VMC_SR.compute_loss_and_update changed; see this test's comment."
