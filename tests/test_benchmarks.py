@@ -97,10 +97,12 @@ def test_iteration_profile_times_every_part(capsys):
 
 def test_gpu_benchmark_writes_its_three_tables(tmp_path, monkeypatch, capsys):
     gpu = _load("gpu")
-    # Smaller still than --quick: the smallest speed-table size, one short helium run.
+    # Smaller still than --quick: the smallest speed-table size, one short helium run,
+    # and the MPNN's table (mpnn_kinetic.py, smoke-tested above) as one line.
     monkeypatch.setattr(gpu.compare_netket, "QUICK", [((4, 1), 32)])
     monkeypatch.setattr(gpu, "HELIUM_RUNS", gpu.HELIUM_RUNS[:1])
     monkeypatch.setitem(gpu.QUICK_SETTINGS, "n_particles", 4)
+    monkeypatch.setattr(gpu, "mpnn_table", lambda quick: "eqxnqs ... netket (Hessian) ...\n")
     report = gpu.main(["--quick", "--out", str(tmp_path / "gpu.md")])
     assert (tmp_path / "gpu.md").read_text() == report
     assert report.startswith(f"# eqxnqs on {jax.device_count()} x ")

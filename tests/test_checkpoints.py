@@ -253,9 +253,10 @@ def _leaves(path):
 
 
 def test_a_run_interrupted_anywhere_resumes_exactly(tmp_path):
-    n_iter = 8
-    reference = tmp_path / "uninterrupted"
-    assert _run(reference, n_iter).returncode == 0
+    n_iter = 7
+    reference = tmp_path / "uninterrupted"  # in this process: the same programs
+    args = [*SMALL, "--n-iter", str(n_iter), "--checkpoint-every", "1", "--out", str(reference)]
+    assert main(args) == 0
 
     out = tmp_path / "interrupted"
     rng = np.random.default_rng(20261130)
@@ -264,7 +265,6 @@ def test_a_run_interrupted_anywhere_resumes_exactly(tmp_path):
     kills = [
         ("write", int(rng.integers(2, 6))),
         ("set-aside", int(rng.integers(1, 3))),
-        ("step", int(rng.integers(1, 3))),
         ("step", int(rng.integers(1, 3))),
         ("timer", float(rng.uniform(3.0, 12.0))),
     ]

@@ -160,8 +160,9 @@ def test_bad_helium_settings_are_refused():
 def test_helium_3d_run_with_the_mpnn_reports_kelvin_against_the_reference(tmp_path, capsys):
     out = tmp_path / "he3d"
     args = ["run", "helium-3d", "--n-particles", "8", "--model", "mpnn", "--mpnn-features", "4"]
-    args += ["--n-samples", "128", "--n-chains", "8", "--n-iter", "3", "--final-samples", "512"]
-    args += ["--g1-samples", "64", "--g1-points", "4", "--no-progress", "--out", str(out)]
+    args += ["--mpnn-layers", "1", "--n-samples", "64", "--n-chains", "8", "--n-iter", "3"]
+    args += ["--final-samples", "256", "--g1-samples", "16", "--g1-points", "3", "--no-progress"]
+    args += ["--out", str(out)]
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "reference E/N" in captured.out and "Kalos" in captured.out
