@@ -52,10 +52,44 @@ def _files(out):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    """A run of 4 iterations with checkpoints at iterations 2 and 4."""
+    """A run of 4 iterations with checkpoints at iterations 2 and 4 (started with --resume)."""
     out = tmp_path_factory.mktemp("runs") / "base"
-    assert main([*SMALL, "--n-iter", "4", "--checkpoint-every", "2", "--out", str(out)]) == 0
+    assert (
+        main([*SMALL, "--n-iter", "4", "--checkpoint-every", "2", "--out", str(out), "--resume"])
+        == 0
+    )
     return out
+
+
+def test_a_folder_holds_one_run_continued_only_with_resume(finished_run, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    before = _files(out)
+    capsys.readouterr()
+    # Without --resume: refused, nothing overwritten.
+    assert main([*SMALL, "--n-iter", "4", "--checkpoint-every", "2", "--out", str(out)]) == 2
+    assert "already holds a run; --resume continues it" in capsys.readouterr().err
+    # --resume with other settings: refused.
+    assert main([*SMALL, "--n-iter", "4", "--seed", "7", "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "settings differ from the run" in err and "seed" in err
+    assert _files(out) == before
+    # A finished run: nothing left to run, its results printed again.
+    assert _resume(out) == 0
+    printed = capsys.readouterr().out
+    assert "Resuming" in printed and "at iteration 4" in printed and "E/N = " in printed
+    assert _iters(out) == [0, 1, 2, 3]
+    # A larger --n-iter extends it; the log goes on, every iteration once.
+    assert _resume(out, n_iter=6) == 0
+    assert _iters(out) == list(range(6))
+    results = json.loads((out / "results.json").read_text())
+    energy = results["energy_per_particle"]
+    assert results["iterations"] == 6 and energy["error"] > 0
+    assert energy["mean_kelvin"] == pytest.approx(energy["mean"] * eqxnqs.KELVIN_PER_UNIT)
+    for name in ("energy.png", "pair_distribution.png", "config.json"):
+        assert (out / name).stat().st_size > 0
+    model = eqxnqs.load(out / "model.eqx")
+    assert model.n_particles == 4 and model.cusp_exponent == 5
 
 
 def _resume(out, n_iter=4):

@@ -9,13 +9,11 @@ import sys
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import netket as nk
 import numpy as np
 import pytest
 
 import eqxnqs
 from eqxnqs._workflow._cli import _parser, config_from_args, main
-from eqxnqs._workflow._progress import EnergyProgressBar
 from eqxnqs._workflow._run_config import MODELS, SYSTEMS
 
 TINY = [
@@ -107,95 +105,6 @@ def test_folder_with_other_files_is_not_overwritten(tmp_path, capsys):
 
 def _iters(out):
     return json.loads((out / "log.json").read_text())["Energy"]["iters"]
-
-
-def test_run_and_resume(tmp_path, capsys):
-    # Killed runs: tests/test_checkpoints.py.
-    out = tmp_path / "he3"
-    n_iter = 3
-    assert main(["run", "helium", *TINY, "--n-iter", str(n_iter), "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "Automatic SR" not in printed and "online_statistics" not in printed  # NetKet's
-    # A finished run extended by two iterations continues the same log.
-
-    # Same folder without --resume: refused, nothing overwritten.
-    before = (out / "checkpoint.mpack").read_bytes()
-    assert main(["run", "helium", *TINY, "--n-iter", str(n_iter), "--out", str(out)]) == 2
-    assert "already holds a run; --resume continues it" in capsys.readouterr().err
-    assert (out / "checkpoint.mpack").read_bytes() == before
-    # --resume with other settings: refused.
-    assert (
-        main(
-            [
-                "run",
-                "helium",
-                *TINY,
-                "--seed",
-                "7",
-                "--n-iter",
-                str(n_iter),
-                "--out",
-                str(out),
-                "--resume",
-            ]
-        )
-        == 2
-    )
-    err = capsys.readouterr().err
-    assert "settings differ from the run" in err and "seed" in err
-
-    assert (
-        main(
-            [
-                "run",
-                "helium",
-                *TINY,
-                "--n-iter",
-                str(n_iter + 2),
-                "--out",
-                str(out),
-                "--resume",
-            ]
-        )
-        == 0
-    )
-    n_iter += 2
-    printed = capsys.readouterr().out
-    assert "Resuming" in printed and "E/N = " in printed and " K " in printed
-    assert _iters(out) == list(range(n_iter))  # every iteration exactly once
-    results = json.loads((out / "results.json").read_text())
-    assert results["iterations"] == n_iter
-    energy = results["energy_per_particle"]
-    assert energy["error"] > 0 and energy["mean_kelvin"] == pytest.approx(
-        energy["mean"] * eqxnqs.KELVIN_PER_UNIT
-    )
-    for name in ("energy.png", "pair_distribution.png", "config.json"):
-        assert (out / name).stat().st_size > 0
-    model = eqxnqs.load(out / "model.eqx")
-    assert model.n_particles == 4 and model.cusp_exponent == 5
-
-
-def test_the_progress_bar_shows_e_per_n_in_the_units_of_the_final_line(capsys):
-    bar = EnergyProgressBar(2, n_particles=4, scale=2.0, unit="K")
-    bar.on_run_start(0, None)
-    noise = np.random.default_rng(0).normal(size=(4, 64))
-    for step, total in enumerate((-8.0, -10.0)):
-        stats = nk.stats.statistics(total + noise)
-        bar.on_step_end(step, {"Energy": stats}, None)
-    bar.on_run_end(2, None)
-    err = capsys.readouterr().err
-    expected = f"E/N = {stats.mean / 2:.4f} ± {stats.error_of_mean / 2:.4f} K]"
-    assert "2/2" in err and err.rstrip().endswith(expected) and "± 0.0" in expected
-
-
-def test_resume_in_an_empty_folder_starts_and_repeats(tmp_path, capsys):
-    out = tmp_path / "fresh"
-    args = ["run", "helium", *TINY, "--n-iter", "3", "--out", str(out), "--resume"]
-    assert main(args) == 0
-    assert "starting one" in capsys.readouterr().out
-    assert main(args) == 0  # finished: nothing left to run, results printed again
-    assert "Resuming" in capsys.readouterr().out
-    assert _iters(out) == [0, 1, 2]
 
 
 def test_single_particle_sampler_run(tmp_path, capsys):

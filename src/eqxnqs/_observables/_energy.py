@@ -1,7 +1,8 @@
 """The energy per particle split into its kinetic and potential parts."""
 
+import jax
+import jax.numpy as jnp
 import netket as nk
-import numpy as np
 
 from ._statistics import Estimate, chain_estimate
 
@@ -21,11 +22,11 @@ def energy_split(hamiltonian, vstate, n_particles: int) -> dict[str, Estimate]:
     }
 
 
-def local_energy_parts(hamiltonian, vstate) -> dict[str, np.ndarray]:
+def local_energy_parts(hamiltonian, vstate) -> dict[str, jax.Array]:
     """The kinetic and potential local energies of the current samples of `vstate`.
 
     As `energy_split` splits `hamiltonian`; each part has the samples' shape
-    ``(n_chains, n_per_chain)`` (real, whole system).
+    ``(n_chains, n_per_chain)`` (real, whole system; JAX arrays, sharded as the samples).
     """
     terms = getattr(hamiltonian, "operators", (hamiltonian,))
     parts = {"kinetic": [], "potential": []}
@@ -35,8 +36,8 @@ def local_energy_parts(hamiltonian, vstate) -> dict[str, np.ndarray]:
     if not parts["kinetic"]:
         raise ValueError(f"the Hamiltonian {hamiltonian!r} has no KineticEnergy term.")
     local = {
-        kind: [np.real(np.asarray(vstate.local_estimators(op).data)) for op in operators]
+        kind: [jnp.real(vstate.local_estimators(op).data) for op in operators]
         for kind, operators in parts.items()
     }
-    zero = np.zeros_like(local["kinetic"][0])
+    zero = jnp.zeros_like(local["kinetic"][0])
     return {kind: sum(values, zero) for kind, values in local.items()}

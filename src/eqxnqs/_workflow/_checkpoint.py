@@ -4,7 +4,6 @@ import io
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import jax
@@ -14,7 +13,7 @@ from flax import serialization
 from netket.callbacks import AbstractCallback
 from netket.utils import struct
 
-from ._serialization import is_main_process, write_run_file
+from ._serialization import gathered, is_main_process, write_run_file
 
 CHECKPOINT_FORMAT_VERSION = 1
 
@@ -92,7 +91,7 @@ def write_checkpoint(folder: Path, driver, log: AtomicJsonLog, step_count: int) 
     The checkpoint it replaces becomes the previous one, so the run's folder
     always holds two good checkpoints once it has written two.
     """
-    state = jax.device_get(serialization.to_state_dict(driver))
+    state = gathered(serialization.to_state_dict(driver))
     state["_step_count"] = step_count
     payload = {
         "format_version": CHECKPOINT_FORMAT_VERSION,
@@ -189,11 +188,6 @@ class CheckpointCallback(AbstractCallback):
     def on_step_end(self, step, log_data, driver):
         # The step's update is applied but `driver.step_count` is not yet increased.
         if (step + 1) % self.every != 0:
-            return
-        if jax.process_count() > 1:
-            # Process 0 cannot read the samples held by other hosts. (Python
-            # shows this warning once.)
-            warnings.warn("checkpoints are not written in multi-host runs", stacklevel=2)
             return
         self.log.flush()
         write_checkpoint(self.folder, driver, self.log, step + 1)

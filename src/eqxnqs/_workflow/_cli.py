@@ -346,6 +346,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from ._checkpoint import CheckpointError, RunDivergedError
     from ._compilation_cache import enable_compilation_cache
+    from ._serialization import is_main_process
     from ._vmc_run import RunFolderError, run_vmc
 
     try:
@@ -359,6 +360,8 @@ def main(argv=None) -> int:
     except (ConfigError, RunFolderError, CheckpointError, RunDivergedError, OSError) as error:
         print(f"eqxnqs: error: {in_command_line_words(str(error))}", file=sys.stderr)
         return 2
+    if not is_main_process():  # in a run over several processes, process 0 reports
+        return 0
     energy = results["energy_per_particle"]
     line = f"E/N = {energy['mean']:.5f} ± {energy['error']:.5f}"
     if "mean_kelvin" in energy:

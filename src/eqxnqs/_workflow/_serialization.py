@@ -13,6 +13,8 @@ from pathlib import Path
 
 import equinox as eqx
 import jax
+import numpy as np
+from jax.experimental import multihost_utils
 
 from .._models._activations import activation_by_name, activation_name
 from .._models._backflow import Backflow
@@ -213,6 +215,22 @@ def write_atomically(path: Path, data: bytes, *, keep_previous: Path | None = No
 def is_main_process() -> bool:
     """Whether this is JAX process 0, the one that writes a run's files in a multi-process run."""
     return jax.process_index() == 0
+
+
+def gathered(tree):
+    """`tree` with every JAX array as a NumPy array of its global value, on every process.
+
+    In a run over several hosts an array's shards live on different hosts;
+    this gathers them (a collective: every process must call it). On one
+    host it only copies to NumPy.
+    """
+
+    def one(leaf):
+        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+            return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))
+        return np.asarray(leaf) if isinstance(leaf, jax.Array) else leaf
+
+    return jax.tree.map(one, tree)
 
 
 def write_run_file(path: Path, data: bytes, *, keep_previous: Path | None = None) -> None:

@@ -11,6 +11,7 @@ import netket as nk
 import numpy as np
 
 from .._observables._energy import local_energy_parts
+from ._serialization import gathered
 
 #: R-hat above this: the Markov chains disagree (Gelman-Rubin, split chains).
 R_HAT_LIMIT = 1.05
@@ -52,8 +53,8 @@ def final_sampling(hamiltonian, vstate, n_samples: int) -> FinalSamples:
     samples, parts = [], []
     for index, length in enumerate(lengths):
         vstate.sample(chain_length=length, n_discard_per_chain=None if index == 0 else 0)
-        samples.append(np.asarray(vstate.samples))
-        parts.append(local_energy_parts(hamiltonian, vstate))
+        samples.append(gathered(vstate.samples))
+        parts.append(gathered(local_energy_parts(hamiltonian, vstate)))
     return FinalSamples(
         np.concatenate(samples, axis=1),
         *(
