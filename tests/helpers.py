@@ -9,6 +9,10 @@ from jaxtyping import Array, Float
 
 import eqxnqs
 
+#: The model of the smallest helium runs, in the command line's words: 4 atoms, a tiny DeepSet.
+TINY_HELIUM = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2"]
+TINY_HELIUM += ["--features-rho", "4", "1"]
+
 
 def random_configurations(key, n_samples, n_particles, box):
     """Uniform positions in the box, shape (n_samples, n_particles * dim)."""

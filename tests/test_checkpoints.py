@@ -17,29 +17,10 @@ from flax import serialization
 import eqxnqs
 from eqxnqs._workflow._checkpoint import AtomicJsonLog
 from eqxnqs._workflow._cli import main
+from helpers import TINY_HELIUM
 
-SMALL = [
-    "run",
-    "helium",
-    "--n-particles",
-    "4",
-    "--features-phi",
-    "4",
-    "--layers-rho",
-    "2",
-    "--features-rho",
-    "4",
-    "1",
-    "--n-samples",
-    "64",
-    "--n-chains",
-    "8",
-    "--n-discard-per-chain",
-    "8",
-    "--final-samples",
-    "256",
-    "--no-progress",
-]
+SMALL = ["run", "helium", *TINY_HELIUM, "--n-samples", "64", "--n-chains", "8"]
+SMALL += ["--n-discard-per-chain", "8", "--final-samples", "256", "--no-progress"]
 
 
 def _iters(out):

@@ -15,25 +15,10 @@ import pytest
 import eqxnqs
 from eqxnqs._workflow._cli import _parser, config_from_args, main
 from eqxnqs._workflow._run_config import MODELS, SYSTEMS
+from helpers import TINY_HELIUM
 
-TINY = [
-    "--n-particles",
-    "4",
-    "--features-phi",
-    "4",
-    "--layers-rho",
-    "2",
-    "--features-rho",
-    "4",
-    "1",
-    "--n-samples",
-    "128",
-    "--n-chains",
-    "8",
-    "--n-discard-per-chain",
-    "32",
-    "--no-progress",
-]
+TINY = [*TINY_HELIUM, "--n-samples", "128", "--n-chains", "8", "--n-discard-per-chain", "32"]
+TINY += ["--no-progress"]
 
 
 @pytest.mark.parametrize(
@@ -101,10 +86,6 @@ def test_folder_with_other_files_is_not_overwritten(tmp_path, capsys):
     assert main(["run", "helium", *TINY, "--out", str(out)]) == 2
     assert "already holds other files" in capsys.readouterr().err
     assert os.listdir(out) == ["notes.txt"]
-
-
-def _iters(out):
-    return json.loads((out / "log.json").read_text())["Energy"]["iters"]
 
 
 def test_single_particle_sampler_run(tmp_path, capsys):
