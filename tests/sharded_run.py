@@ -15,7 +15,7 @@ import optax
 
 import eqxnqs
 
-N_CHAINS, N_SAMPLES = 32, 1024
+N_CHAINS, N_SAMPLES = 32, 512
 
 
 def main():
@@ -37,7 +37,7 @@ def main():
         sampler,
         model,
         n_samples=N_SAMPLES,
-        n_discard_per_chain=64,
+        n_discard_per_chain=32,
         chunk_size=256,
         seed=0,
         sampler_seed=1,
@@ -47,7 +47,7 @@ def main():
     driver.run(5, out=nk.logging.RuntimeLog(), show_progress=False)
 
     vs.n_samples = 4 * N_SAMPLES
-    vs.sample(n_discard_per_chain=64)
+    vs.sample(n_discard_per_chain=32)
     energy = vs.expect(hamiltonian)
     netket_energy = vs.expect(nk.operator.KineticEnergy(system.hilbert, mass=1.0) + potential)
     samples = vs.samples

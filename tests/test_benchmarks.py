@@ -97,15 +97,20 @@ def test_iteration_profile_times_every_part(capsys):
 
 def test_gpu_benchmark_writes_its_three_tables(tmp_path, monkeypatch, capsys):
     gpu = _load("gpu")
-    # Smaller still than --quick: the smallest speed-table size, one short helium run,
-    # and the MPNN's table (mpnn_kinetic.py, smoke-tested above) as one line.
+    # Smaller still than --quick: one short helium run, and the MPNN's table
+    # (mpnn_kinetic.py, smoke-tested above) as one line.
     monkeypatch.setattr(gpu.compare_netket, "QUICK", [((4, 1), 32)])
     monkeypatch.setattr(gpu, "HELIUM_RUNS", gpu.HELIUM_RUNS[:1])
     monkeypatch.setitem(gpu.QUICK_SETTINGS, "n_particles", 4)
     monkeypatch.setattr(gpu, "mpnn_table", lambda quick: "eqxnqs ... netket (Hessian) ...\n")
+    # compare_netket.measure's rows for that size, as numbers (measuring costs a minute
+    # of compilation): the table, its ratios and the growth section are gpu.py's own.
+    rows = {"forward": [1.0, 2.0], "kinetic": [2.0, 30.0]}
+    memory = {"forward": [0.1, 0.1], "kinetic": [1.0, 20.0]}
+    monkeypatch.setattr(gpu.compare_netket, "measure", lambda *args: (rows, memory, 1e-14))
     report = gpu.main(["--quick", "--out", str(tmp_path / "gpu.md")])
     assert (tmp_path / "gpu.md").read_text() == report
     assert report.startswith(f"# eqxnqs on {jax.device_count()} x ")
-    assert "| 4 | 1 | 32 | kinetic |" in report
+    assert "| 4 | 1 | 32 | kinetic | 2.0 | 30.0 | 15.00 | 2.0 | 1.0 | 20.0 |" in report
     assert "netket (Hessian)" in report and "| DeepSet x triplet | 4 | 32 |" in report
     assert " K " not in capsys.readouterr().err  # no progress bar in a benchmark

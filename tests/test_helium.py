@@ -160,7 +160,8 @@ def test_bad_helium_settings_are_refused():
 def test_helium_3d_run_with_the_mpnn_reports_kelvin_against_the_reference(tmp_path, capsys):
     out = tmp_path / "he3d"
     args = ["run", "helium-3d", "--n-particles", "8", "--model", "mpnn", "--mpnn-features", "4"]
-    args += ["--mpnn-layers", "1", "--n-samples", "64", "--n-chains", "8", "--n-iter", "3"]
+    args += ["--mpnn-layers", "1", "--no-three-body", "--n-samples", "64", "--n-chains", "8"]
+    args += ["--n-iter", "3"]
     args += ["--final-samples", "256", "--g1-samples", "16", "--g1-points", "3", "--no-progress"]
     args += ["--out", str(out)]
     assert main(args) == 0

@@ -14,12 +14,12 @@ import numpy as np
 from eqxnqs._workflow._cli import main
 
 SCRIPT = pathlib.Path(__file__).with_name("multihost_run.py")
-N_ITER = 8
+N_ITER = 4
 ARGS = [
     "run", "helium", "--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
-    "--features-rho", "4", "1", "--n-samples", "128", "--n-chains", "8",
-    "--n-discard-per-chain", "16", "--final-samples", "512", "--g1-samples", "16",
-    "--g1-points", "3", "--n-iter", str(N_ITER), "--checkpoint-every", "2", "--no-progress",
+    "--features-rho", "4", "1", "--n-samples", "64", "--n-chains", "8",
+    "--n-discard-per-chain", "16", "--final-samples", "512", "--g1-samples", "8",
+    "--g1-points", "2", "--n-iter", str(N_ITER), "--checkpoint-every", "2", "--no-progress",
 ]  # fmt: skip
 
 
@@ -56,7 +56,7 @@ def test_a_two_process_run_killed_and_resumed_logs_each_iteration_once_and_agree
     processes = _start(out, tmp_path / "first")
     try:
         deadline = time.time() + 400
-        while len(_iterations(out)) < 4:  # checkpoints (with the log) at iterations 2 and 4
+        while len(_iterations(out)) < 2:  # the checkpoint (with the log) of iteration 2
             assert time.time() < deadline and all(p.poll() is None for p in processes), (
                 tmp_path / "first.0.out"
             ).read_text()[-2000:]
@@ -68,7 +68,7 @@ def test_a_two_process_run_killed_and_resumed_logs_each_iteration_once_and_agree
             process.kill()
             process.wait(timeout=60)
     assert processes[1].returncode == -signal.SIGKILL
-    assert not (out / "results.json").exists() and 4 <= len(_iterations(out)) < N_ITER
+    assert not (out / "results.json").exists() and 2 <= len(_iterations(out)) < N_ITER
 
     processes = _start(out, tmp_path / "second")
     for process in processes:

@@ -9,6 +9,9 @@ import sys
 import numpy as np
 import pytest
 
+# One worker runs this module, so that its module-scoped runs happen once.
+pytestmark = pytest.mark.xdist_group("sharding")
+
 SCRIPT = pathlib.Path(__file__).with_name("sharded_run.py")
 
 
