@@ -18,7 +18,7 @@ N_ITER = 4
 ARGS = [
     "run", "helium", "--n-particles", "4", "--features-phi", "4", "--layers-rho", "2",
     "--features-rho", "4", "1", "--n-samples", "64", "--n-chains", "8",
-    "--n-discard-per-chain", "16", "--final-samples", "512", "--g1-samples", "8",
+    "--n-discard-per-chain", "16", "--final-samples", "256", "--g1-samples", "8",
     "--g1-points", "2", "--n-iter", str(N_ITER), "--checkpoint-every", "2", "--no-progress",
 ]  # fmt: skip
 
