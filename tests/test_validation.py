@@ -73,9 +73,10 @@ def test_bad_box(box):
         build(box=box)
 
 
-def test_too_few_particles():
-    with pytest.raises(ValueError, match="at least 2 particles.*n_particles=1"):
-        build(n=1)
+@pytest.mark.parametrize("n", [1, True])
+def test_too_few_particles_or_not_a_count(n):
+    with pytest.raises(ValueError, match=rf"^n_particles must be an integer >= 2; got {n!r}\.$"):
+        build(n=n)
 
 
 def test_non_periodic_hilbert_space_is_refused():

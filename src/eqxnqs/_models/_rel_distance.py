@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from jax.nn.initializers import lecun_normal, ones, zeros
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._geometry import box_from_hilbert, check_box, sine_displacement
+from .._geometry import box_from_hilbert, check_box, check_particle_count, sine_displacement
 from .._typing import Initializer, RealArray, typechecked
 from ._deepset import apply_deepset
 from ._features import phi_widths, rho_widths
@@ -149,11 +149,7 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         """
         self.box = check_box(box)
         param_dtype = check_param_dtype(param_dtype)
-        if n_particles < 2:
-            raise ValueError(
-                f"DeepSetRelDistance needs at least 2 particles (it is built on "
-                f"pairs); got n_particles={n_particles}."
-            )
+        check_particle_count(n_particles)
         if cusp_exponent is not None and cusp_exponent <= 0:
             raise ValueError(
                 f"cusp_exponent must be a positive integer or None; got {cusp_exponent}."
