@@ -16,10 +16,12 @@ def energy_split(hamiltonian, vstate, n_particles: int) -> dict[str, Estimate]:
     samples, so their sum is the total energy sample by sample. Returns
     ``{"kinetic": Estimate, "potential": Estimate}`` (scalars, per particle).
     """
-    return {
-        kind: chain_estimate(values / n_particles)
-        for kind, values in local_energy_parts(hamiltonian, vstate).items()
-    }
+    return split_estimates(local_energy_parts(hamiltonian, vstate), n_particles)
+
+
+def split_estimates(parts, n_particles: int) -> dict[str, Estimate]:
+    """Per-particle `Estimate`s of local energy parts (``{name: (n_chains, n_per_chain)}``)."""
+    return {kind: chain_estimate(values / n_particles) for kind, values in parts.items()}
 
 
 def local_energy_parts(hamiltonian, vstate) -> dict[str, jax.Array]:

@@ -24,9 +24,9 @@ from .._models._triplet import TripletJastrow
 from .._netket._adapter import make_mcstate, model_from_state
 from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
 from .._netket._vmc_sr import VMC_SR
+from .._observables._energy import split_estimates
 from .._observables._one_body import one_body_density_matrix
 from .._observables._pair_distribution import pair_distribution
-from .._observables._statistics import chain_estimate
 from .._observables._structure_factor import luttinger_parameter, structure_factor
 from .._systems._hamiltonians import System
 from ._checkpoint import (
@@ -433,7 +433,7 @@ def bosonic_observables(config: RunConfig, system: System, vstate, final: FinalS
     the system's units.
     """
     n = system.n_particles
-    split = {kind: chain_estimate(getattr(final, kind) / n) for kind in ("kinetic", "potential")}
+    split = split_estimates({"kinetic": final.kinetic, "potential": final.potential}, n)
     sf = structure_factor(final.samples, system.box)
     obdm = one_body_density_matrix(
         model_from_state(vstate),
