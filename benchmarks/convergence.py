@@ -32,7 +32,6 @@ The systems and their references:
 """
 
 import argparse
-import dataclasses
 import json
 import math
 import platform
@@ -101,21 +100,22 @@ def run_seed(config: eqxnqs.RunConfig, threshold: float) -> dict:
             }
         log = json.loads(open(f"{out}/log.json").read())
     mean = log["Energy"]["Mean"]
-    trace = np.asarray(mean["real"] if isinstance(mean, dict) else mean) / config.n_particles
+    trace = np.asarray(mean["real"] if isinstance(mean, dict) else mean)
+    trace = trace / config.system.n_particles
     reached = first_reached(trace, threshold)
-    energy = results["energy_per_particle"]
+    energy = results.energy_per_particle
     return {
         "seed": config.seed,
-        "mean": energy["mean"],
-        "error": energy["error"],
-        "variance": energy["variance"],
-        "r_hat": energy["r_hat"],
-        "acceptance": results["acceptance"],
+        "mean": energy.mean,
+        "error": energy.error,
+        "variance": energy.variance,
+        "r_hat": energy.r_hat,
+        "acceptance": results.acceptance,
         "reached_at": reached,
         "time_to_reach_s": None if reached is None else timer.times[reached],
         "total_s": time.perf_counter() - timer.start,
-        "warnings": results["warnings"],
-        "success": bool(energy["mean"] <= threshold),
+        "warnings": list(results.warnings),
+        "success": bool(energy.mean <= threshold),
     }
 
 
@@ -219,7 +219,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--netket-example",
         action="store_true",
-        help="eqxnqs with NetKet's example settings (RunConfig.netket_example)",
+        help="eqxnqs with NetKet's example settings (configure(netket_example=True))",
     )
     parser.add_argument(
         "--set",
@@ -242,13 +242,12 @@ def main(argv=None) -> int:
     settings, threshold = SYSTEMS[args.system]
     threshold = args.threshold if args.threshold is not None else threshold
     settings = {**settings, **{k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}}
-    make = eqxnqs.RunConfig.netket_example if args.netket_example else eqxnqs.RunConfig
-    base = make(**settings)
+    base = eqxnqs.configure(netket_example=args.netket_example, **settings)
     print(f"{platform.platform()}, {platform.machine()}; eqxnqs {eqxnqs.__version__}")
-    print("settings:", {k: v for k, v in dataclasses.asdict(base).items() if k != "seed"})
+    print("settings:", {k: v for k, v in base.flat().items() if k != "seed"})
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        rows.append(run_seed(dataclasses.replace(base, seed=seed), threshold))
+        rows.append(run_seed(base.replace(seed=seed), threshold))
         print(json.dumps(rows[-1]), flush=True)
     print_table(f"eqxnqs, {args.system}", rows, threshold)
     reference_rows = []
@@ -256,7 +255,7 @@ def main(argv=None) -> int:
         if args.system != "helium":
             parser.error("--netket-reference runs NetKet's helium example; use it with helium.")
         for seed in args.netket_reference:
-            reference_rows.append(netket_example_seed(seed, base.n_iter, threshold))
+            reference_rows.append(netket_example_seed(seed, base.optimizer.n_iter, threshold))
             print(json.dumps(reference_rows[-1]), flush=True)
         print_table(
             "NetKet's Examples/Continuous/Helium.py (Flax model, its settings; E/N is "

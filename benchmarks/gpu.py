@@ -92,7 +92,7 @@ def helium_rows(quick: bool) -> list[dict]:
     rows = []
     base, _ = CASES["2d-0.050"]
     for label, settings, n_iter in HELIUM_RUNS:
-        config = eqxnqs.RunConfig(
+        config = eqxnqs.configure(
             **{**base, **settings, **(QUICK_SETTINGS if quick else {}), "n_iter": n_iter}
         )
         timer = Timer()
@@ -100,12 +100,12 @@ def helium_rows(quick: bool) -> list[dict]:
             start = time.perf_counter()
             results = eqxnqs.run_vmc(config, Path(folder), show_progress=False, callbacks=[timer])
             total = time.perf_counter() - start
-        energy = results["energy_per_particle"]
+        energy = results.to_dict()["energy_per_particle"]
         rows.append(
             {
                 "ansatz": label,
-                "n_particles": config.n_particles,
-                "n_samples": config.n_samples,
+                "n_particles": config.system.n_particles,
+                "n_samples": config.sampler.n_samples,
                 "first_s": timer.times[0],
                 "per_iteration_s": float(np.mean(np.diff(timer.times))),
                 "total_s": total,

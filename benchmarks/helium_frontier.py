@@ -30,7 +30,6 @@ The cases, each with the reference's Hamiltonian:
 """
 
 import argparse
-import dataclasses
 import json
 import platform
 import shutil
@@ -94,46 +93,44 @@ def run_case(case: str, ansatz: str, seed: int, settings: dict, stage_iterations
     """One (ansatz, seed) of a case: its row of the table."""
     base, target = CASES[case]
     first, second = ANSATZE[ansatz]
-    config = eqxnqs.RunConfig(**{**base, **first, **settings, "seed": seed})
+    config = eqxnqs.configure(**{**base, **first, **settings, "seed": seed})
     stages = [(folder / "stage1", config)]
     if second is not None:
         n_first, n_second = stage_iterations
         stages = [
-            (folder / "stage1", dataclasses.replace(config, n_iter=n_first, final_samples=4096)),
+            (folder / "stage1", config.replace(n_iter=n_first, final_samples=4096)),
             (
                 folder / "stage2",
-                dataclasses.replace(
-                    config, **second, n_iter=n_second, init_from=str(folder / "stage1")
-                ),
+                config.replace(**second, n_iter=n_second, init_from=str(folder / "stage1")),
             ),
         ]
     timer, traces, results = Timer(), [], None
     try:
         for out, stage in stages:
             results = eqxnqs.run_vmc(stage, out, show_progress=False, callbacks=[timer])
-            traces.append(_trace_kelvin(out, stage.n_particles))
+            traces.append(_trace_kelvin(out, stage.system.n_particles))
     except Exception as error:  # a crash is a result of the benchmark, not its end
         return {"ansatz": ansatz, "seed": seed, "crashed": f"{type(error).__name__}: {error}"}
     trace = np.concatenate(traces)
     reached = first_reached(trace, target)
-    energy = results["energy_per_particle"]
-    reference = results["reference"]["energy_per_particle"]
+    energy = results.energy_per_particle
+    reference = results.reference_energy_per_particle
     kelvin = eqxnqs.KELVIN_PER_UNIT
     return {
         "ansatz": ansatz,
         "seed": seed,
-        "mean_K": energy["mean"] * kelvin,
-        "error_K": energy["error"] * kelvin,
-        "variance": energy["variance"],
-        "r_hat": energy["r_hat"],
-        "tau_corr": energy["tau_corr"],
+        "mean_K": energy.mean * kelvin,
+        "error_K": energy.error * kelvin,
+        "variance": energy.variance,
+        "r_hat": energy.r_hat,
+        "tau_corr": energy.tau_corr,
         "iterations": len(trace),
         "total_s": timer.times[-1] if timer.times else float("nan"),
         "reached_at": reached,
         "time_to_reach_s": None if reached is None else timer.times[reached],
         "reference_K": None if reference is None else reference * kelvin,
-        "warnings": results["warnings"],
-        "success": bool(energy["mean"] * kelvin <= target),
+        "warnings": list(results.warnings),
+        "success": bool(energy.mean * kelvin <= target),
     }
 
 

@@ -20,7 +20,6 @@ Their sum is one iteration less NetKet's bookkeeping.
 """
 
 import argparse
-import dataclasses
 import json
 import platform
 import sys
@@ -111,11 +110,11 @@ def main(argv=None) -> dict:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     results = {}
     for name in args.only:
-        config = eqxnqs.RunConfig(
+        config = eqxnqs.configure(
             **{**REFERENCE_SYSTEM, "n_particles": args.n_particles, **ROWS[name], **settings}
         )
         row = profile(config, warmup=args.warmup, repeats=args.repeats)
-        results[name] = {**row, "config": dataclasses.asdict(config)}
+        results[name] = {**row, "config": config.to_dict()}
         print(
             f"| {name} | {row['n_parameters']} | {row['n_samples']} | {row['sampling_s']:.2f} "
             f"| {row['local_energies_s']:.2f} | {row['sr_s']:.2f} | {row['iteration_s']:.2f} |",

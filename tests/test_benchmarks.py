@@ -68,7 +68,7 @@ def test_helium_frontier_formats_a_row_and_its_gap():
     line = frontier._format(row)
     assert "-0.7500 +- 0.0050" in line and "+6.25 % (+10.0 errors)" in line
     assert set(frontier.CASES) == {"2d-0.050", "2d-0.04344", "3d", "3d-64"}
-    config = eqxnqs.RunConfig(**frontier.CASES["2d-0.050"][0])
+    config = eqxnqs.configure(**frontier.CASES["2d-0.050"][0])
     assert config.build_system().reference_energy_per_particle is not None
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import eqxnqs
 from eqxnqs._workflow._cli import _parser, config_from_args, main
-from eqxnqs._workflow._run_config import MODELS, SYSTEMS
+from eqxnqs._workflow._system_configs import SYSTEMS
 from helpers import TINY_HELIUM
 
 TINY = [*TINY_HELIUM, "--n-samples", "128", "--n-chains", "8", "--n-discard-per-chain", "32"]
@@ -26,7 +26,7 @@ TINY += ["--no-progress"]
     [
         (["run", "helium", "--density", "-0.3"], "--density must be a positive number; got -0.3"),
         (["run", "helium", "--n-particles", "0"], "--n-particles must be an integer >= 2; got 0"),
-        (["run", "argon"], "unknown system 'argon'"),
+        (["run", "argon"], "unknown system 'argon'; choose one of helium, helium-2d"),
         (["run", "helium", "--driver", "sgd"], "unknown --driver 'sgd'"),
         (["run", "gaussian", "--dim", "4"], "--dim must be 1, 2 or 3; got 4"),
         (
@@ -34,7 +34,7 @@ TINY += ["--no-progress"]
             "last entry of --features-rho must be 1",
         ),
         (["run", "helium", "--features-phi", "8", "8", "8"], "--features-phi has 3 entries"),
-        (["run", "helium", "--activation", "relu6x"], "--activation must name a jax.nn function"),
+        (["run", "helium", "--activation", "relu6x"], "--activation must be the name of a jax.nn function"),
         (["run", "helium", "--n-iter", "abc"], "argument --n-iter: invalid int value: 'abc'"),
         (["run", "helium", "--sampler", "hmc"], "unknown --sampler 'hmc'"),
     ],
@@ -120,7 +120,11 @@ def test_single_particle_sampler_run(tmp_path, capsys):
         (["run", "helium", "--rho-readout", "relu"], "unknown --rho-readout 'relu'"),
         (["run", "helium", "--clip-local-energy", "0"], "--clip-local-energy must be a positive"),
         (["run", "calogero-sutherland", "--beta", "0.5"], "--beta must be a number >= 1"),
-        (["run", "calogero-sutherland", "--dim", "2"], "calogero-sutherland is one-dimensional"),
+        (
+            ["run", "calogero-sutherland", "--dim", "2"],
+            "system calogero-sutherland has no option --dim",
+        ),
+        (["run", "helium", "--v0", "3"], "system helium has no option --v0"),
         (
             ["run", "helium", "--driver", "vmc", "--clip-local-energy", "5"],
             "--clip-local-energy needs --driver vmc_sr",
@@ -132,8 +136,8 @@ def test_single_particle_sampler_run(tmp_path, capsys):
         (["run", "helium", "--momentum", "1.5", "--use-ntk", "true"], "--momentum must be in"),
         (["run", "helium", "--diag-shift-end", "0"], "--diag-shift-end must be a positive"),
         (
-            ["run", "helium-3d", "--cell", "triangular"],
-            "--cell triangular is the 2D shape of an even number",
+            ["run", "helium-2d", "--cell", "triangular", "--n-particles", "9"],
+            "--cell triangular holds an even number of atoms; got --n-particles 9",
         ),
         (["run", "helium-2d", "--potential", "lj"], "unknown --potential 'lj'"),
         (["run", "helium-2d", "--truncation", "smooth"], "unknown --truncation 'smooth'"),
@@ -153,26 +157,39 @@ def test_bad_stability_options_give_one_line(tmp_path, capsys, args, message):
     assert err.startswith("eqxnqs: error: ") and message in err and err.count("\n") == 1
 
 
-def test_netket_example_preset_and_explicit_options():
-    from eqxnqs._workflow._cli import _parser, config_from_args
+def _config(*argv):
+    return config_from_args(_parser().parse_args([*argv, "--out", "x"]))
 
-    argv = ["run", "helium", "--netket-example", "--n-chains", "32", "--out", "x"]
-    config = config_from_args(_parser().parse_args(argv), argv)
-    assert config == eqxnqs.RunConfig.netket_example(n_chains=32)
-    assert (
-        config.sampler,
-        config.rho_readout,
-        config.clip_local_energy,
-        config.max_norm,
-        config.positive_cusp,
-        config.target_acceptance,
-        config.input_scale,
-    ) == ("gaussian", "netket", None, None, False, None, 1.0)
-    argv = ["run", "helium", "--driver", "vmc", "--out", "x"]
-    config = config_from_args(_parser().parse_args(argv), argv)
-    assert (config.clip_local_energy, config.max_norm) == (None, None)
-    argv = ["run", "calogero-sutherland", "--out", "x"]
-    assert config_from_args(_parser().parse_args(argv), argv).cusp_exponent == 1
+
+def test_netket_example_preset_and_explicit_options():
+    config = _config("run", "helium", "--netket-example", "--n-chains", "32")
+    assert config == eqxnqs.configure("helium", netket_example=True, n_chains=32)
+    flat = config.flat()
+    assert [flat[name] for name in NETKET_SETTINGS] == [
+        "gaussian",
+        "netket",
+        None,
+        None,
+        False,
+        None,
+        1.0,
+        32,
+    ]
+    flat = _config("run", "helium", "--driver", "vmc").flat()
+    assert (flat["clip_local_energy"], flat["max_norm"]) == (None, None)
+    assert _config("run", "calogero-sutherland").model.cusp_exponent == 1
+
+
+NETKET_SETTINGS = (
+    "sampler",
+    "rho_readout",
+    "clip_local_energy",
+    "max_norm",
+    "positive_cusp",
+    "target_acceptance",
+    "input_scale",
+    "n_chains",
+)
 
 
 def test_calogero_sutherland_run_reports_reference_and_checks(tmp_path, capsys):
@@ -218,6 +235,12 @@ def test_calogero_sutherland_run_reports_reference_and_checks(tmp_path, capsys):
     # The Jastrow factor alone is the exact ground state: 12 iterations bring beta near 2.
     assert abs(float(model.terms[0].power) - 2.0) < 0.05
     results = json.loads((out / "results.json").read_text())
+    assert results["config"]["system"] == {
+        "name": "calogero-sutherland",
+        "n_particles": 4,
+        "box_length": 4.0,
+        "beta": 2.0,
+    }
     exact = eqxnqs.calogero_sutherland_energy(4, 4.0, 2.0) / 4
     assert results["reference"]["energy_per_particle"] == pytest.approx(exact, rel=1e-14)
     energy = results["energy_per_particle"]
@@ -248,15 +271,25 @@ def test_calogero_sutherland_run_reports_reference_and_checks(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
-@pytest.mark.parametrize("model", MODELS)
-def test_command_line_defaults_are_the_library_defaults(system, model):
-    # The option defaults are RunConfig's declared ones, so each system and model
-    # resolves its own density, cusp and SR settings exactly as in the library.
-    from eqxnqs._workflow._cli import _parser, config_from_args
-
-    argv = ["run", system, "--model", model, "--out", "x"]
-    config = config_from_args(_parser().parse_args(argv), argv)
-    assert config == eqxnqs.RunConfig(system=system, model=model)
+def test_command_line_defaults_are_the_named_configurations(system, capsys):
+    # Each system's options start from its named configuration, and --help shows it.
+    for model in ("deepset", "mpnn"):
+        config = _config("run", system, "--model", model)
+        assert config == eqxnqs.configure(system, model=model)
+    defaults = eqxnqs.configure(system).flat()
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["run", system, "--help"])
+    shown = re.sub(r"\s+", " ", capsys.readouterr().out)
+    for name, value in defaults.items():
+        if name == "system":
+            continue
+        word = {None: "none", True: "true", False: "false"}.get(value, value)
+        if isinstance(value, tuple):
+            word = " ".join(map(str, value))
+        option = "--" + name.replace("_", "-")
+        assert re.search(rf"{option} .*?\(default: {re.escape(str(word))}\)", shown), option
+    others = {o for s in SYSTEMS.values() for o in s.options()} - set(defaults)
+    assert not any("--" + o.replace("_", "-") + " " in shown for o in others)
 
 
 def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, capsys):
@@ -268,7 +301,7 @@ def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, ca
     tiny = TINY + ["--n-iter", "2", "--final-samples", "128", "--g1-samples", "8"]
     tiny += ["--g1-points", "3"]
     args = ["run", "helium-2d", *tiny]
-    config = config_from_args(_parser().parse_args([*args, "--out", "x"]), [*args, "--out", "x"])
+    config = _config(*args)
     saved = build_model(config, config.build_system())
     saved = eqx.tree_at(lambda m: m.terms[1].strength, saved, jnp.asarray(-1.5))
     first.mkdir()
@@ -279,7 +312,7 @@ def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, ca
     continued = eqxnqs.load(second / "model.eqx")
     assert isinstance(continued.terms[-1], eqxnqs.Backflow)
     assert isinstance(continued.terms[-1].inner.terms[-1], eqxnqs.TripletJastrow)
-    recorded = json.loads((second / "config.json").read_text())
+    recorded = json.loads((second / "config.json").read_text())["model"]
     assert recorded["init_from"] == str(first) and recorded["backflow"] is True
     # The second run's starting wavefunction is the saved one.
     restarted = eqxnqs.RunConfig.from_json_file(second / "config.json")

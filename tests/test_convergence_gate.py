@@ -16,13 +16,13 @@ import eqxnqs
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_default_helium_run_converges(tmp_path, seed):
-    config = eqxnqs.RunConfig(n_samples=1024, n_iter=50, final_samples=4096, seed=seed)
+    config = eqxnqs.configure(n_samples=1024, n_iter=50, final_samples=4096, seed=seed)
     results = eqxnqs.run_vmc(config, tmp_path, show_progress=False)
-    energy = results["energy_per_particle"]
-    assert energy["non_finite_local_energies"] == 0
-    assert results["diagnostics"]["non_finite_local_energies"] == 0
-    assert np.isfinite(energy["mean"]) and energy["r_hat"] < 1.05
-    assert energy["mean"] < 5.5, energy
+    energy = results.energy_per_particle
+    assert energy.non_finite_local_energies == 0
+    assert results.diagnostics["non_finite_local_energies"] == 0
+    assert np.isfinite(energy.mean) and energy.r_hat < 1.05
+    assert energy.mean < 5.5, energy
     # Broken sampling showed up as energies far below any converged run (2.2 to
     # 4.75 with NetKet's settings); converged runs of the study are 5.29-5.33.
-    assert energy["mean"] > 5.0, energy
+    assert energy.mean > 5.0, energy

@@ -151,10 +151,14 @@ def test_bad_helium_settings_are_refused():
     with pytest.raises(ValueError, match="density must be a finite number > 0"):
         eqxnqs.helium(10, -0.02, dim=3)
     with pytest.raises(eqxnqs.ConfigError, match="cusp_init must be a positive number"):
-        eqxnqs.RunConfig(system="helium-3d", cusp_init=0.0)
-    config = eqxnqs.RunConfig(system="helium-3d")
-    assert (config.density, config.cusp_init, config.cusp_exponent) == (0.02186, 1.0, 5)
-    assert eqxnqs.RunConfig().density == 0.3  # the ring keeps its own default
+        eqxnqs.configure("helium-3d", cusp_init=0.0)
+    config = eqxnqs.configure("helium-3d")
+    assert (config.system.density, config.model.cusp_init, config.model.cusp_exponent) == (
+        0.02186,
+        1.0,
+        5,
+    )
+    assert eqxnqs.RunConfig().system.density == 0.3  # the ring keeps its own default
 
 
 def test_helium_3d_run_with_the_mpnn_reports_kelvin_against_the_reference(tmp_path, capsys):

@@ -230,17 +230,18 @@ def test_log_psi_is_smooth_at_contact(dim):
 def test_run_config_builds_the_mpnn_times_its_cusp_and_refuses_a_second_mcmillan():
     from eqxnqs._workflow._vmc_run import build_model
 
-    config = eqxnqs.RunConfig(model="mpnn", mpnn_features=4, cusp_init=1.2)
+    config = eqxnqs.configure(model="mpnn", mpnn_features=4, cusp_init=1.2)
     model = build_model(config, config.build_system())
     assert [type(t).__name__ for t in model.terms] == ["McMillanJastrow", "MPNN"]
     assert float(model.terms[0].length) == pytest.approx(1.2, rel=1e-12)
     assert (model.terms[1].node_features, model.terms[1].n_layers) == (4, 2)
-    assert (config.diag_shift, config.max_norm) == (0.1, 10.0)
-    assert (eqxnqs.RunConfig().diag_shift, eqxnqs.RunConfig().max_norm) == (0.01, 100.0)
+    assert (config.optimizer.diag_shift, config.optimizer.max_norm) == (0.1, 10.0)
+    default = eqxnqs.RunConfig().optimizer
+    assert (default.diag_shift, default.max_norm) == (0.01, 100.0)
     # the DeepSet's cusp starts at the same McMillan length: b' = (pi/2 b)^k
-    deepset = build_model(eqxnqs.RunConfig(cusp_init=1.2), config.build_system())
+    deepset = build_model(eqxnqs.configure(cusp_init=1.2), config.build_system())
     assert float(deepset.cusp_strength) == pytest.approx((np.pi / 2 * 1.2) ** 5, rel=1e-12)
     with pytest.raises(eqxnqs.ConfigError, match="already has a McMillan factor"):
-        eqxnqs.RunConfig(model="mpnn", jastrow="mcmillan")
+        eqxnqs.configure(model="mpnn", jastrow="mcmillan")
     with pytest.raises(eqxnqs.ConfigError, match="unknown model 'transformer'"):
-        eqxnqs.RunConfig(model="transformer")
+        eqxnqs.ModelConfig(kind="transformer")

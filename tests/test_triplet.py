@@ -163,15 +163,17 @@ def test_run_config_adds_the_triplet_factor():
     from eqxnqs._workflow._vmc_run import build_model
 
     argv = ["run", "helium-2d", "--n-particles", "6", "--three-body", "--out", "x"]
-    config = config_from_args(_parser().parse_args(argv), argv)
-    assert config == eqxnqs.RunConfig(system="helium-2d", n_particles=6, three_body=True)
+    config = config_from_args(_parser().parse_args(argv))
+    assert config == eqxnqs.configure("helium-2d", n_particles=6, three_body=True)
     model = build_model(config, config.build_system())
     assert [type(t).__name__ for t in model.terms] == ["DeepSetRelDistance", "TripletJastrow"]
     assert float(model.terms[1].strength) == 0.0
     with pytest.raises(eqxnqs.ConfigError, match="three_body needs at least 3 particles"):
-        eqxnqs.RunConfig(n_particles=2, three_body=True)
+        eqxnqs.configure(n_particles=2, three_body=True)
     with pytest.raises(eqxnqs.ConfigError, match="three_body must be True or False"):
-        eqxnqs.RunConfig(three_body="yes")
+        eqxnqs.ModelConfig(three_body="yes")
+    # two atoms keep the pair wavefunction where the named configuration has a triplet
+    assert not eqxnqs.configure("helium-2d", n_particles=2).model.three_body
 
 
 def test_move_protocol_tracks_the_state_of_a_chain_of_moves():

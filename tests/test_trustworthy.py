@@ -1,6 +1,7 @@
 """The pieces behind trustworthy ground states: clipping, lattice starts, the
 linear readout, Calogero-Sutherland, and the checks that flag a bad run."""
 
+import dataclasses
 import math
 
 import equinox as eqx
@@ -13,7 +14,7 @@ import pytest
 
 import eqxnqs
 from eqxnqs._netket._vmc_sr import fisher_norm
-from eqxnqs._workflow._trust import assess_run, plateau
+from eqxnqs._workflow._trust import FinalEnergy, assess_run, plateau
 from helpers import random_configurations
 
 HELIUM = eqxnqs.helium_1d(n_particles=4, density=0.3)
@@ -330,13 +331,15 @@ def test_calogero_sutherland_validation_and_energy_formula():
 
 # --- the checks on a run ----------------------------------------------------------
 
-GOOD = {
-    "mean": 5.32,
-    "error": 0.01,
-    "variance": 20.0,
-    "r_hat": 1.01,
-    "non_finite_local_energies": 0,
-}
+GOOD = FinalEnergy(
+    mean=5.32,
+    error=0.01,
+    variance=20.0,
+    r_hat=1.01,
+    tau_corr=1.0,
+    n_samples=4096,
+    non_finite_local_energies=0,
+)
 FLAT = 5.32 + 0.01 * np.sin(np.arange(100))
 
 
@@ -359,7 +362,7 @@ def test_a_good_run_passes_every_check():
     ],
 )
 def test_each_failed_check_is_a_warning(change, trace, reference, message):
-    diagnostics, warnings = assess_run({**GOOD, **change}, 10, trace, 0, reference)
+    diagnostics, warnings = assess_run(dataclasses.replace(GOOD, **change), 10, trace, 0, reference)
     assert any(message in w for w in warnings), warnings
     assert not diagnostics["trusted"]
 
@@ -391,44 +394,6 @@ def test_positive_cusp_is_softplus_and_equals_the_linear_parametrisation(value):
         _model(params_init=jax.nn.initializers.zeros)
     with pytest.raises(ValueError, match="positive_cusp=False"):
         eqxnqs.to_flax(_model(rho_readout="netket"))
-
-
-def test_a_0_1_config_file_reads_with_the_settings_it_ran_with(tmp_path):
-    import dataclasses
-    import json
-
-    from eqxnqs._workflow._run_config import BEFORE_0_2
-
-    data = dataclasses.asdict(eqxnqs.RunConfig())
-    for name in (*BEFORE_0_2, "beta"):
-        data.pop(name)
-    (tmp_path / "config.json").write_text(json.dumps(data))
-    config = eqxnqs.RunConfig.from_json_file(tmp_path / "config.json")
-    assert (
-        config.rho_readout,
-        config.positive_cusp,
-        config.zero_readout,
-        config.chain_start,
-        config.clip_local_energy,
-        config.max_norm,
-    ) == ("netket", False, False, "uniform", None, None)
-    assert "rho_readout" in eqxnqs.RunConfig().differences(config)
-
-
-def test_a_config_file_of_a_development_version_reads_or_is_refused_in_one_line(tmp_path):
-    import dataclasses
-    import json
-
-    data = dataclasses.asdict(eqxnqs.RunConfig(system="helium-2d"))
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps({**data, "neighbourhood": False, "neighbourhood_channels": 4}))
-    assert eqxnqs.RunConfig.from_json_file(path) == eqxnqs.RunConfig(**data)
-    path.write_text(json.dumps({**data, "neighbourhood": True}))
-    with pytest.raises(ValueError, match="used neighbourhood=True, a setting this eqxnqs no"):
-        eqxnqs.RunConfig.from_json_file(path)
-    path.write_text(json.dumps({**data, "colour": "red"}))
-    with pytest.raises(ValueError, match="^settings this eqxnqs does not know: colour$"):
-        eqxnqs.RunConfig.from_json_file(path)
 
 
 def test_netkets_original_of_the_clipped_update_is_the_one_it_was_copied_from():

@@ -156,8 +156,13 @@ from ._workflow._checkpoint import RunDivergedError as RunDivergedError
 from ._workflow._compilation_cache import (
     enable_compilation_cache as enable_compilation_cache,
 )
-from ._workflow._run_config import ConfigError as ConfigError
+from ._workflow._configurations import configure as configure
+from ._workflow._results import RunResults as RunResults
+from ._workflow._run_config import ModelConfig as ModelConfig
+from ._workflow._run_config import OptimizerConfig as OptimizerConfig
+from ._workflow._run_config import OutputConfig as OutputConfig
 from ._workflow._run_config import RunConfig as RunConfig
+from ._workflow._run_config import SamplerConfig as SamplerConfig
 from ._workflow._serialization import (
     hyperparameters as hyperparameters,
 )
@@ -167,6 +172,16 @@ from ._workflow._serialization import (
 from ._workflow._serialization import (
     save as save,
 )
+from ._workflow._settings import ConfigError as ConfigError
+from ._workflow._system_configs import (
+    CalogeroSutherlandConfig as CalogeroSutherlandConfig,
+)
+from ._workflow._system_configs import GaussianBosonsConfig as GaussianBosonsConfig
+from ._workflow._system_configs import Helium2DConfig as Helium2DConfig
+from ._workflow._system_configs import Helium3DConfig as Helium3DConfig
+from ._workflow._system_configs import HeliumRingConfig as HeliumRingConfig
+from ._workflow._system_configs import SystemConfig as SystemConfig
+from ._workflow._trust import FinalEnergy as FinalEnergy
 from ._workflow._vmc_run import RunFolderError as RunFolderError
 from ._workflow._vmc_run import energy_per_particle as energy_per_particle
 from ._workflow._vmc_run import run_vmc as run_vmc

@@ -5,6 +5,7 @@ produces a number. These checks turn each of those into a one-line warning
 and a flag in ``results.json``, so that no wrong number is reported silently.
 """
 
+import dataclasses
 from typing import NamedTuple
 
 import netket as nk
@@ -64,7 +65,27 @@ def final_sampling(hamiltonian, vstate, n_samples: int) -> FinalSamples:
     )
 
 
-def final_energy(final: FinalSamples, n_particles: int) -> dict:
+@dataclasses.dataclass(frozen=True)
+class FinalEnergy:
+    """E/N of a run's final samples, with the statistics behind its error.
+
+    `mean` and `error` per particle, in the system's unit; `variance` of the
+    whole system's local energy; `r_hat` the split-chain Gelman-Rubin
+    statistic; `tau_corr` the integrated autocorrelation time in samples;
+    `n_samples` the samples used, of which `non_finite_local_energies` had a
+    non-finite local energy.
+    """
+
+    mean: float
+    error: float
+    variance: float
+    r_hat: float
+    tau_corr: float
+    n_samples: int
+    non_finite_local_energies: int
+
+
+def final_energy(final: FinalSamples, n_particles: int) -> FinalEnergy:
     """E/N of a run's final samples (`final_sampling`), with an autocorrelation-aware error.
 
     The error is NetKet's: the spread of the chain means, corrected for the
@@ -72,17 +93,22 @@ def final_energy(final: FinalSamples, n_particles: int) -> dict:
     the split-chain Gelman-Rubin statistic. Non-finite local energies are
     counted (and make the mean non-finite: nothing is dropped).
     """
-    local = final.kinetic + final.potential
+    return energy_statistics(final.kinetic + final.potential, n_particles)
+
+
+def energy_statistics(local: np.ndarray, n_particles: int) -> FinalEnergy:
+    """E/N of whole-system local energies ``(n_chains, n_per_chain)`` (`final_energy`)."""
+    local = np.asarray(local)
     stats = nk.stats.statistics(local)
-    return {
-        "mean": float(np.real(stats.mean)) / n_particles,
-        "error": float(stats.error_of_mean) / n_particles,
-        "variance": float(stats.variance),
-        "r_hat": float(stats.R_hat),
-        "tau_corr": float(stats.tau_corr),
-        "n_samples": int(local.size),
-        "non_finite_local_energies": int(np.sum(~np.isfinite(local))),
-    }
+    return FinalEnergy(
+        mean=float(np.real(stats.mean)) / n_particles,
+        error=float(stats.error_of_mean) / n_particles,
+        variance=float(stats.variance),
+        r_hat=float(stats.R_hat),
+        tau_corr=float(stats.tau_corr),
+        n_samples=int(local.size),
+        non_finite_local_energies=int(np.sum(~np.isfinite(local))),
+    )
 
 
 def plateau(energies: np.ndarray) -> dict:
@@ -104,7 +130,7 @@ def plateau(energies: np.ndarray) -> dict:
 
 
 def assess_run(
-    energy: dict,
+    energy: FinalEnergy,
     n_particles: int,
     trace_per_particle,
     non_finite_in_training: int,
@@ -116,14 +142,14 @@ def assess_run(
     one sentence per failed check.
     """
     warnings = []
-    if not np.isfinite(energy["mean"]):
+    if not np.isfinite(energy.mean):
         warnings.append("the final energy is not finite.")
-    if not energy["r_hat"] <= R_HAT_LIMIT:
+    if not energy.r_hat <= R_HAT_LIMIT:
         warnings.append(
-            f"R-hat = {energy['r_hat']:.3f} > {R_HAT_LIMIT}: the Markov chains disagree "
+            f"R-hat = {energy.r_hat:.3f} > {R_HAT_LIMIT}: the Markov chains disagree "
             "(poor mixing); the error bar is not reliable."
         )
-    non_finite = energy["non_finite_local_energies"] + non_finite_in_training
+    non_finite = energy.non_finite_local_energies + non_finite_in_training
     if non_finite:
         warnings.append(f"{non_finite} local energies were not finite (samples at contact?).")
     trend = plateau(trace_per_particle)
@@ -133,22 +159,22 @@ def assess_run(
             f"+- {trend['drift_error']:.2g} over the last {trend['window']} iterations; "
             "run longer (resume=True with a larger n_iter)."
         )
-    spread = np.sqrt(energy["variance"]) / abs(energy["mean"] * n_particles)
+    spread = np.sqrt(energy.variance) / abs(energy.mean * n_particles)
     if not spread <= RELATIVE_SPREAD_LIMIT:
         warnings.append(
             f"the local energy varies a lot (std / |E| = {spread:.2g}): the wavefunction "
             "is far from an eigenstate."
         )
     diagnostics = {
-        "r_hat_ok": bool(energy["r_hat"] <= R_HAT_LIMIT),
+        "r_hat_ok": bool(energy.r_hat <= R_HAT_LIMIT),
         "non_finite_local_energies": int(non_finite),
         "plateau": trend,
         "relative_spread": float(spread),
     }
     if reference is not None:
-        gap = (energy["mean"] - reference) / abs(reference)
+        gap = (energy.mean - reference) / abs(reference)
         diagnostics["reference_gap"] = float(gap)
-        margin = 3 * energy["error"] / abs(reference)
+        margin = 3 * energy.error / abs(reference)
         if gap < -margin:
             warnings.append(
                 f"E/N is below the reference {reference:.6g} by more than 3 errors: "

@@ -1,7 +1,6 @@
 """A complete VMC run: system, model, sampler, driver, checkpoints, results."""
 
 import contextlib
-import dataclasses
 import io
 import json
 import math
@@ -43,9 +42,18 @@ from ._plots import (
     plot_structure_factor,
 )
 from ._progress import EnergyProgressBar
-from ._run_config import ConfigError, RunConfig
-from ._serialization import is_main_process, load, save, write_run_file
-from ._trust import FinalSamples, assess_run, final_energy, final_sampling
+from ._results import RunResults
+from ._run_config import RunConfig
+from ._serialization import gathered, is_main_process, load, save, write_run_file
+from ._settings import ConfigError
+from ._trust import (
+    FinalEnergy,
+    FinalSamples,
+    assess_run,
+    energy_statistics,
+    final_energy,
+    final_sampling,
+)
 
 CONFIG_FILE = "config.json"
 LOG_FILE = "log.json"
@@ -58,12 +66,16 @@ class RunFolderError(ValueError):
 
 
 def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
-    """The network of `config` (DeepSet, or MPNN times its McMillan cusp factor),
-    times the Jastrow factor that `config.jastrow` names, if any, and the
-    triplet factor if `config.three_body`; all at backflow coordinates if
-    `config.backflow`, and starting from `config.init_from`'s parameters."""
+    """The wavefunction of `config.model` (`eqxnqs.ModelConfig`) for `system`.
+
+    The network (DeepSet, or MPNN times its McMillan cusp factor), times the
+    Jastrow factor that ``jastrow`` names, if any, and the triplet factor if
+    ``three_body``; all at backflow coordinates if ``backflow``, and starting
+    from ``init_from``'s parameters.
+    """
     key = jax.random.key(config.seed)
-    if config.model == "mpnn":
+    config = config.model
+    if config.kind == "mpnn":
         terms = [
             MPNN(
                 system.box,
@@ -195,33 +207,35 @@ def same_parameters(template, source):
 
 
 def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude):
-    chains = dict(n_chains=config.n_chains, sweep_size=config.sweep_size)
-    if config.sampler == "single-particle":
+    seed = config.seed
+    sampling, config = config.sampler, config.optimizer
+    chains = dict(n_chains=sampling.n_chains, sweep_size=sampling.sweep_size)
+    if sampling.kind == "single-particle":
         sampler = SingleParticleMetropolis(
             system.hilbert,
-            sigma=config.sampler_sigma,
-            start=config.chain_start,
-            target_acceptance=config.target_acceptance,
+            sigma=sampling.sampler_sigma,
+            start=sampling.chain_start,
+            target_acceptance=sampling.target_acceptance,
             **chains,
         )
     else:
         rule = LatticeStartGaussianRule(
-            config.sampler_sigma,
-            start=config.chain_start,
-            target_acceptance=config.target_acceptance,
+            sampling.sampler_sigma,
+            start=sampling.chain_start,
+            target_acceptance=sampling.target_acceptance,
         )
         sampler = nk.sampler.MetropolisSampler(system.hilbert, rule, **chains)
     vstate = make_mcstate(
         sampler,
         model,
-        n_samples=config.n_samples,
-        n_discard_per_chain=config.n_discard_per_chain,
-        chunk_size=config.chunk_size,
-        seed=config.seed,
-        sampler_seed=config.seed + 1,
+        n_samples=sampling.n_samples,
+        n_discard_per_chain=sampling.n_discard_per_chain,
+        chunk_size=sampling.chunk_size,
+        seed=seed,
+        sampler_seed=seed + 1,
     )
     learning_rate = schedule(config.learning_rate, config.learning_rate_end, config.n_iter)
-    optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.optimizer](learning_rate)
+    optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.kind](learning_rate)
     if config.driver == "vmc_sr":
         # NetKet's own choice (NTK when parameters outnumber samples), made here so that
         # it prints nothing; its other construction message (online statistics) is muted.
@@ -288,20 +302,20 @@ def run_vmc(
     resume: bool = False,
     show_progress: bool = True,
     callbacks=(),
-) -> dict:
+) -> RunResults:
     """Run (or resume) the VMC optimisation described by `config` in folder `out`.
 
     Writes ``config.json``, NetKet's JSON log ``log.json``, checkpoints
-    (``checkpoint.mpack`` every ``config.checkpoint_every`` steps, and the one
+    (``checkpoint.mpack`` every ``checkpoint_every`` steps, and the one
     before it, ``checkpoint.previous.mpack``, to resume from when the newest
     cannot be read), the final
     model ``model.eqx`` (`eqxnqs.load` reads it), ``results.json`` and the
     plots ``energy.png``, ``pair_distribution.png``, ``structure_factor.png`` and
-    ``one_body_density_matrix.png``. Returns the results.
+    ``one_body_density_matrix.png``. Returns the results (`eqxnqs.RunResults`).
 
-    The final energy comes from ``config.final_samples`` fresh samples;
-    ``results["warnings"]`` lists every failed check (R-hat, non-finite local
-    energies, plateau, variance, reference) and ``results["diagnostics"]``
+    The final energy comes from ``final_samples`` fresh samples;
+    ``results.warnings`` lists every failed check (R-hat, non-finite local
+    energies, plateau, variance, reference) and ``results.diagnostics``
     holds the numbers behind them. `callbacks` are extra NetKet callbacks
     (``f(step, log_data, driver) -> bool``) run at every iteration.
     """
@@ -318,8 +332,8 @@ def run_vmc(
         log = AtomicJsonLog.resume(out / LOG_FILE, log_text)
         print(f"Resuming {out} at iteration {saved_step}.")
 
-    checkpoints = CheckpointCallback(out, config.checkpoint_every, log, saved_step)
-    remaining = config.n_iter - driver.step_count
+    checkpoints = CheckpointCallback(out, config.output.checkpoint_every, log, saved_step)
+    remaining = config.optimizer.n_iter - driver.step_count
     if remaining > 0:
         driver.run(
             remaining,
@@ -340,7 +354,7 @@ def run_vmc(
     results = final_results(config, system, driver.state, log)
     if is_main_process():
         save(out / MODEL_FILE, model)
-        write_run_file(out / RESULTS_FILE, json.dumps(results, indent=2).encode())
+        write_run_file(out / RESULTS_FILE, json.dumps(results.to_dict(), indent=2).encode())
         _plot(out, system, log, results)
     return results
 
@@ -351,30 +365,16 @@ def _progress_bar(system: System, n_steps: int) -> EnergyProgressBar:
     return EnergyProgressBar(n_steps, system.n_particles, system.kelvin_per_unit, "K")
 
 
-def energy_per_particle(system: System, vstate) -> dict:
-    """E/N of the current samples, its statistical error, and the local energy's variance."""
-    stats = vstate.expect(system.hamiltonian)
-    return _with_kelvin(
-        system,
-        {
-            "mean": float(np.real(stats.mean)) / system.n_particles,
-            "error": float(stats.error_of_mean) / system.n_particles,
-            "variance": float(stats.variance),
-            "r_hat": float(stats.R_hat),
-        },
-    )
+def energy_per_particle(system: System, vstate) -> FinalEnergy:
+    """E/N of the state's current samples, with its error and the local energy's variance."""
+    local = np.real(gathered(vstate.local_estimators(system.hamiltonian)))
+    return energy_statistics(local, system.n_particles)
 
 
-def _with_kelvin(system: System, energy: dict) -> dict:
-    if system.kelvin_per_unit is not None:
-        energy["mean_kelvin"] = energy["mean"] * system.kelvin_per_unit
-        energy["error_kelvin"] = energy["error"] * system.kelvin_per_unit
-    return energy
-
-
-def final_results(config: RunConfig, system: System, vstate, log) -> dict:
-    final = final_sampling(system.hamiltonian, vstate, config.final_samples)
-    energy = _with_kelvin(system, final_energy(final, system.n_particles))
+def final_results(config: RunConfig, system: System, vstate, log) -> RunResults:
+    """The results of a finished optimisation: its final estimate, checks and observables."""
+    final = final_sampling(system.hamiltonian, vstate, config.output.final_samples)
+    energy = final_energy(final, system.n_particles)
     trace = np.real(np.asarray(log.data["Energy"]["Mean"])) / system.n_particles
     non_finite = (
         int(np.sum(np.asarray(log.data["NonFiniteLocalEnergies"]["value"])))
@@ -385,7 +385,7 @@ def final_results(config: RunConfig, system: System, vstate, log) -> dict:
         energy, system.n_particles, trace, non_finite, system.reference_energy_per_particle
     )
     samples = final.samples.reshape(-1, system.hilbert.size)
-    r, g = pair_distribution(samples, system.box, n_bins=config.g_r_bins)
+    r, g = pair_distribution(samples, system.box, n_bins=config.output.g_r_bins)
     observables = bosonic_observables(config, system, vstate, final)
     share = observables["condensate_fraction"]["largest_sample_share"]
     if share > LARGEST_SAMPLE_SHARE:
@@ -394,26 +394,25 @@ def final_results(config: RunConfig, system: System, vstate, log) -> dict:
             "g1 and n(k) rest on a few samples (use more g1_samples)."
         )
         diagnostics["trusted"] = False
-    return {
-        "system": system.name,
-        "n_particles": system.n_particles,
-        "box": list(system.box),
-        "iterations": int(len(log.data["Energy"].iters)),
-        "energy_per_particle": energy,
-        "reference": {
-            "energy_per_particle": system.reference_energy_per_particle,
-            "source": system.reference_source,
-        },
-        "diagnostics": diagnostics,
-        "warnings": warnings,
-        "acceptance": float(vstate.sampler_state.acceptance),
-        "segment_acceptance": getattr(vstate.sampler_state, "segment_acceptance", None),
-        "sampler_width": _sampler_width(vstate, config),
-        "pair_distribution": {"r": r.tolist(), "g": g.tolist()},
+    return RunResults(
+        config=config,
+        system=system.name,
+        n_particles=system.n_particles,
+        box=system.box,
+        kelvin_per_unit=system.kelvin_per_unit,
+        iterations=int(len(log.data["Energy"].iters)),
+        energy_per_particle=energy,
+        reference_energy_per_particle=system.reference_energy_per_particle,
+        reference_source=system.reference_source,
+        diagnostics=diagnostics,
+        warnings=tuple(warnings),
+        acceptance=float(vstate.sampler_state.acceptance),
+        segment_acceptance=getattr(vstate.sampler_state, "segment_acceptance", None),
+        sampler_width=_sampler_width(vstate, config),
+        pair_distribution={"r": r.tolist(), "g": g.tolist()},
         **observables,
-        "units": _units(system),
-        "config": dataclasses.asdict(config),
-    }
+        units=_units(system),
+    )
 
 
 #: Above this share of one sample in the condensate-fraction estimate, the run warns.
@@ -428,7 +427,7 @@ def bosonic_observables(config: RunConfig, system: System, vstate, final: FinalS
     """The energy split, S(k), g1(r), n(k), n0 (and K in 1D) of a run's final samples.
 
     The energy split and S(k) use all of `final`'s samples; g1 and n(k) the
-    first ``config.g1_samples`` of them (spread over the chains), with the
+    first `RunConfig.g1_samples` of them (spread over the chains), with the
     model of `vstate`. Energies are per particle; lengths and wavevectors in
     the system's units.
     """
@@ -438,16 +437,13 @@ def bosonic_observables(config: RunConfig, system: System, vstate, final: FinalS
     obdm = one_body_density_matrix(
         model_from_state(vstate),
         final.samples,
-        n_points=config.g1_points,
+        n_points=config.output.g1_points,
         max_samples=min(config.g1_samples, final.samples.shape[0] * final.samples.shape[1]),
     )
     order = np.argsort(np.linalg.norm(obdm.momenta, axis=-1), kind="stable")
     k_norm = np.linalg.norm(obdm.momenta, axis=-1)[order]
     out = {
-        "energy_split": {
-            part: _with_kelvin(system, {"mean": float(e.mean), "error": float(e.error)})
-            for part, e in split.items()
-        },
+        "energy_split": split,
         "structure_factor": dict(zip(("k", "S", "error"), _lists(sf.k, sf.value, sf.error))),
         "one_body_density_matrix": dict(
             zip(("r", "g1", "error"), _lists(obdm.radius, *obdm.g1_radial[:2]))
@@ -462,16 +458,17 @@ def bosonic_observables(config: RunConfig, system: System, vstate, final: FinalS
             "n_samples": obdm.n_samples,
         },
     }
+    out["luttinger_parameter"] = None
     if len(system.box) == 1:
         k = luttinger_parameter(final.samples, system.box)
-        out["luttinger_parameter"] = {"mean": float(k.mean), "error": float(k.error)}
+        out["luttinger_parameter"] = k
     return out
 
 
 def _sampler_width(vstate, config: RunConfig) -> float:
     """The proposal width of the last sampling (adapted, or the fixed sampler_sigma)."""
     width = vstate.sampler_state.rule_state
-    return config.sampler_sigma if width is None else float(width)
+    return config.sampler.sampler_sigma if width is None else float(width)
 
 
 def _units(system: System) -> dict:
@@ -483,12 +480,12 @@ def _units(system: System) -> dict:
     }
 
 
-def _plot(out: Path, system: System, log, results: dict) -> None:
+def _plot(out: Path, system: System, log, results: RunResults) -> None:
     energy = log.data["Energy"]
     n = system.n_particles
     unit = "K" if system.kelvin_per_unit is not None else "hbar^2/(m L0^2)"
     scale = system.kelvin_per_unit if system.kelvin_per_unit is not None else 1.0
-    final = results["energy_per_particle"]["mean"] * scale
+    final = results.energy_per_particle.mean * scale
     plot_energy(
         out / "energy.png",
         np.asarray(energy.iters),
@@ -498,13 +495,13 @@ def _plot(out: Path, system: System, log, results: dict) -> None:
         reference=final,
     )
     length_unit = "r_m" if system.angstrom_per_unit else "box units"
-    pair = results["pair_distribution"]
+    pair = results.pair_distribution
     plot_pair_distribution(
         out / "pair_distribution.png", pair["r"], pair["g"], length_unit=length_unit
     )
-    sf = results["structure_factor"]
+    sf = results.structure_factor
     density = n / float(np.prod(system.box))
-    slope = results.get("luttinger_parameter", {}).get("mean")
+    slope = None if results.luttinger_parameter is None else results.luttinger_parameter.mean
     plot_structure_factor(
         out / "structure_factor.png",
         sf["k"],
@@ -513,12 +510,12 @@ def _plot(out: Path, system: System, log, results: dict) -> None:
         length_unit=length_unit,
         luttinger=None if slope is None else (slope, density),
     )
-    g1 = results["one_body_density_matrix"]
+    g1 = results.one_body_density_matrix
     plot_one_body_density_matrix(
         out / "one_body_density_matrix.png",
         g1["r"],
         g1["g1"],
         g1["error"],
         length_unit=length_unit,
-        condensate_fraction=results["condensate_fraction"]["mean"],
+        condensate_fraction=results.condensate_fraction["mean"],
     )
