@@ -2,12 +2,20 @@ import os
 import shutil
 import tempfile
 
+from xla_flags import DEFAULT_OPTIMISATION, FAST_COMPILATION
+
+# The suite's programs are tiny, so compiling them is most of its time: LLVM's optimisation
+# is turned off (XLA_FLAGS is read when JAX's backend starts, in this process and in every
+# subprocess, which inherits it). Numerics that depend on the optimisation (multiply-adds
+# contracted into FMAs) are tested at XLA's default in a process of their own
+# (test_activations.py sets DEFAULT_OPTIMISATION there).
+if not os.environ.get(DEFAULT_OPTIMISATION):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILATION}".strip()
+
 import jax
 import pytest
 
 import eqxnqs
-
-jax.config.update("jax_enable_x64", True)
 
 # Many tests compile the same programs (tiny runs of one configuration, in the pytest-xdist
 # workers, in subprocesses and in notebook kernels): share JAX's persistent compilation

@@ -34,7 +34,10 @@ TINY += ["--no-progress"]
             "last entry of --features-rho must be 1",
         ),
         (["run", "helium", "--features-phi", "8", "8", "8"], "--features-phi has 3 entries"),
-        (["run", "helium", "--activation", "relu6x"], "--activation must be the name of a jax.nn function"),
+        (
+            ["run", "helium", "--activation", "relu6x"],
+            "--activation must be the name of a jax.nn function",
+        ),
         (["run", "helium", "--n-iter", "abc"], "argument --n-iter: invalid int value: 'abc'"),
         (["run", "helium", "--sampler", "hmc"], "unknown --sampler 'hmc'"),
     ],

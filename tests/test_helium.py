@@ -166,7 +166,7 @@ def test_helium_3d_run_with_the_mpnn_reports_kelvin_against_the_reference(tmp_pa
     args = ["run", "helium-3d", "--n-particles", "8", "--model", "mpnn", "--mpnn-features", "4"]
     args += ["--mpnn-layers", "1", "--no-three-body", "--n-samples", "64", "--n-chains", "8"]
     args += ["--n-iter", "3"]
-    args += ["--final-samples", "256", "--g1-samples", "16", "--g1-points", "3", "--no-progress"]
+    args += ["--final-samples", "128", "--g1-samples", "8", "--g1-points", "2", "--no-progress"]
     args += ["--out", str(out)]
     assert main(args) == 0
     captured = capsys.readouterr()

@@ -40,10 +40,11 @@ def test_the_installed_libraries_are_supported():
 
 
 def test_the_wheel_works_outside_the_source_tree(tmp_path):
-    # Build the sdist, and the wheel from it, as a release would.
+    # Build the sdist, and the wheel from it, as a release would (with the build backend
+    # of the dev environment, not one downloaded into an isolated one).
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(ROOT)],
         check=True,
         capture_output=True,
     )

@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+from xla_flags import FAST_COMPILATION
 
 from eqxnqs._workflow._cli import main
 
@@ -31,6 +32,7 @@ def _free_port() -> int:
 
 def _start(out: pathlib.Path, log: pathlib.Path) -> list[subprocess.Popen]:
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_PLATFORMS")}
+    env["XLA_FLAGS"] = FAST_COMPILATION
     port = str(_free_port())
     command = [sys.executable, str(SCRIPT)]
     return [

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from xla_flags import FAST_COMPILATION
 
 # One worker runs this module, so that its module-scoped runs happen once.
 pytestmark = pytest.mark.xdist_group("sharding")
@@ -25,6 +26,7 @@ def _run(sharded: bool) -> dict:
         for k, v in os.environ.items()
         if k not in ("NETKET_EXPERIMENTAL_SHARDING", "XLA_FLAGS")
     }
+    env["XLA_FLAGS"] = FAST_COMPILATION
     if sharded:
         env["NETKET_EXPERIMENTAL_SHARDING"] = "1"
         # XLA runs both simulated devices' programs on one pool of (here) two threads; on
@@ -33,7 +35,7 @@ def _run(sharded: bool) -> dict:
         # deadlock aborts after 120 s and the run is repeated, at most twice; any other
         # failure fails the test.
         env["XLA_FLAGS"] = (
-            "--xla_force_host_platform_device_count=2 "
+            f"{FAST_COMPILATION} --xla_force_host_platform_device_count=2 "
             "--xla_cpu_collective_call_terminate_timeout_seconds=120"
         )
     for _ in range(3):
