@@ -11,7 +11,9 @@ which needs the gradient and only the *diagonal* of the Hessian of
 This operator takes, per state:
 
 - every eqxnqs model (and NetKet's Flax ``DeepSetRelDistance``, after an
-  exact parameter conversion): its ``grad_and_laplacian(x, 1/m)``. That is
+  exact parameter conversion): its ``grad_and_laplacian(x, 1/m)``, asked for
+  by name through the state's ``apply_fun(variables, x, 1/m, method=...)``
+  (`model_derivatives`), NetKet's and Flax's convention. That is
   O(N^2) per sample for an `eqxnqs.PairwiseLogAmplitude`
   (`eqxnqs.DeepSetRelDistance`, the Jastrows), folx's forward Laplacian for
   other networks (`eqxnqs.MPNN`), and the sum of its terms' routes for an
@@ -23,7 +25,6 @@ Every route is exact to rounding.
 """
 
 import functools
-import inspect
 from collections.abc import Callable
 
 import jax
@@ -32,47 +33,43 @@ import netket as nk
 import numpy as np
 from netket.jax.sharding import sharding_decorator
 from netket.utils import struct
-from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
-from .._models._periodic import (
-    PeriodicLogAmplitude,
-    default_samples_per_step,
-    folx_grad_and_laplacian,
-)
-from ._framework import wrapped_model
+from .._models._periodic import default_samples_per_step, folx_grad_and_laplacian
+from ._log_amplitude import LogAmplitude
 
 
-def _closure_objects(fn, depth: int = 0):
-    """Every object reachable from ``fn`` through (Hashable)partial wrappers and bound methods.
+def _flax_grad_and_laplacian(module, x, inverse_mass):
+    """`LogAmplitude.grad_and_laplacian` for NetKet's Flax ``DeepSetRelDistance``.
 
-    (`netket_log_amplitude` returns the bound method ``wrapper.apply``.)
-    """
-    yield fn
-    if depth >= 8:
-        return
-    if inspect.ismethod(fn):
-        yield from _closure_objects(fn.__self__, depth + 1)
-    elif isinstance(fn, functools.partial):
-        for inner in (fn.func, *fn.args, *fn.keywords.values()):
-            yield from _closure_objects(inner, depth + 1)
-
-
-def single_sample_model(logpsi: Callable, variables) -> object | None:
-    """The eqxnqs model behind NetKet's ``logpsi``, if there is one.
-
-    Recognises states built from an eqxnqs model (`make_mcstate`, or
-    NetKet's own Equinox wrapping) and from NetKet's Flax
-    ``DeepSetRelDistance`` (converted exactly to ours, inside the trace).
-    Returns `None` for anything else.
+    Flax calls it with the bound module (``apply(..., method=this)``); the
+    parameters are converted exactly to our `DeepSetRelDistance`, inside the trace.
     """
     from ._flax_convert import from_flax
 
-    for obj in _closure_objects(logpsi):
-        if isinstance(obj, EquinoxWrapper):
-            model = wrapped_model(obj, variables)
-            return model if isinstance(model, PeriodicLogAmplitude) else None
-        if isinstance(obj, nk.models.DeepSetRelDistance):
-            return from_flax(obj, variables)
+    if not isinstance(module, nk.models.DeepSetRelDistance):
+        raise TypeError(f"no fast route for {type(module).__name__}")
+    return LogAmplitude(from_flax(module, module.variables)).grad_and_laplacian(x, inverse_mass)
+
+
+#: What KineticEnergy asks NetKet's ``apply_fun`` for, in turn: the eqxnqs states' method
+#: (`LogAmplitude.grad_and_laplacian`), then NetKet's Flax DeepSetRelDistance's.
+ROUTES = ("grad_and_laplacian", _flax_grad_and_laplacian)
+
+
+def model_derivatives(logpsi: Callable, params, x, inverse_mass):
+    """``(grad, laplacian)`` of ``log psi`` for configurations ``x`` ``(n_samples, n_dof)``
+    by the model's own route, or ``None`` if it has none.
+
+    The route is asked for through NetKet's ``apply_fun(variables, x, *args,
+    method=...)``, the Flax convention that NetKet's Equinox wrapper shares.
+    A log-amplitude that takes no ``method``, or whose model has no such
+    route, answers with an error while it is traced, and gets ``None``.
+    """
+    for method in ROUTES:
+        try:
+            return logpsi(params, x, inverse_mass, method=method)
+        except (TypeError, AttributeError):
+            continue
     return None
 
 
@@ -95,14 +92,14 @@ def _per_coordinate(mass, hilbert) -> np.ndarray:
 
 def _local_values(logpsi: Callable, operator: "KineticEnergy", params, x):
     """Local kinetic energies of the samples ``x`` (n_samples, n_dof), a few at a time."""
-    model = single_sample_model(logpsi, params)
-    return jax.lax.map(
-        lambda xs: operator._expect_kernel_single(logpsi, params, xs),
-        x,
-        batch_size=default_samples_per_step(x.shape[-1])
-        if model is None
-        else model.samples_per_step,
-    )
+    derivatives = model_derivatives(logpsi, params, x, operator._inverse_mass)
+    if derivatives is None:
+        return jax.lax.map(
+            lambda xs: operator._expect_kernel_single(logpsi, params, xs),
+            x,
+            batch_size=default_samples_per_step(x.shape[-1]),
+        )
+    return operator._local_value(*derivatives)
 
 
 class KineticEnergy(nk.operator.KineticEnergy):
@@ -124,15 +121,17 @@ class KineticEnergy(nk.operator.KineticEnergy):
         super().__init__(hilbert, mass, dtype)
         self._inverse_mass = jnp.asarray(1.0 / per_coordinate, dtype=self._mass.dtype)
 
+    def _local_value(self, grad, laplacian):
+        """``-1/2 (laplacian + sum_k grad_k^2 / m_k)`` (any leading batch shape)."""
+        return -0.5 * (laplacian + jnp.sum(self._inverse_mass * grad**2, axis=-1))
+
     def _expect_kernel_single(self, logpsi: Callable, params, x):
-        model = single_sample_model(logpsi, params)
-        if model is not None:
-            grad, laplacian = model.grad_and_laplacian(x, self._inverse_mass)
-        else:
-            grad, laplacian = folx_grad_and_laplacian(
-                lambda y: logpsi(params, y), x, self._inverse_mass
+        derivatives = model_derivatives(logpsi, params, x[None], self._inverse_mass)
+        if derivatives is None:
+            return self._local_value(
+                *folx_grad_and_laplacian(lambda y: logpsi(params, y), x, self._inverse_mass)
             )
-        return -0.5 * (laplacian + jnp.sum(self._inverse_mass * grad**2))
+        return self._local_value(*derivatives)[0]
 
     def _expect_kernel(self, logpsi: Callable, params, x):
         # Under NetKet's sharding each device maps over its own samples;

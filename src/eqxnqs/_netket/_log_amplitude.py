@@ -40,3 +40,23 @@ class LogAmplitude(eqx.Module):
         x = jnp.asarray(x)
         flat = x.reshape(-1, self.n_dof)
         return jax.vmap(self.model)(flat).reshape(x.shape[:-1])
+
+    def grad_and_laplacian(
+        self, x: Float[Array, "n_samples n_dof"], inverse_mass
+    ) -> tuple[Float[Array, "n_samples n_dof"], Float[Array, " n_samples"]]:
+        """The model's ``grad_and_laplacian`` of every configuration, a few at a time.
+
+        ``x`` has shape ``(n_samples, n_dof)``; `inverse_mass` weighs the
+        Laplacian (a number or one per coordinate). The model's
+        ``samples_per_step`` configurations go through each ``lax.map`` step.
+        `eqxnqs.KineticEnergy` asks NetKet's ``apply_fun`` for it by name
+        (``apply_fun(variables, x, inverse_mass, method="grad_and_laplacian")``).
+        """
+        model = self.model
+        if not hasattr(model, "grad_and_laplacian"):
+            raise AttributeError(f"{type(model).__name__} has no grad_and_laplacian.")
+        return jax.lax.map(
+            lambda y: model.grad_and_laplacian(y, inverse_mass),
+            x,
+            batch_size=model.samples_per_step,
+        )
