@@ -230,6 +230,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--threshold", type=float, help="success threshold on E/N")
     parser.add_argument(
+        "--compilation-cache",
+        metavar="FOLDER",
+        help="JAX's persistent compilation cache in FOLDER (default: none, as a library call)",
+    )
+    parser.add_argument(
         "--netket-reference",
         type=int,
         nargs="*",
@@ -239,6 +244,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write every row to this JSON file")
     args = parser.parse_args(argv)
 
+    if args.compilation_cache:
+        eqxnqs.enable_compilation_cache(args.compilation_cache)
     settings, threshold = SYSTEMS[args.system]
     threshold = args.threshold if args.threshold is not None else threshold
     settings = {**settings, **{k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}}

@@ -25,6 +25,7 @@ from ._settings import (
     POSITIVE_INTEGER,
     POSITIVE_NUMBER,
     TEXT,
+    WIDTHS,
     Check,
     ConfigError,
     OneOf,
@@ -33,7 +34,6 @@ from ._settings import (
     optional,
     require,
     setting,
-    widths,
 )
 from ._system_configs import SYSTEMS, HeliumRingConfig, SystemConfig
 
@@ -67,10 +67,10 @@ class ModelConfig(Settings):
     mpnn_layers: int = setting(2, "mpnn: message-passing layers", POSITIVE_INTEGER)
     mpnn_heads: int = setting(2, "mpnn: attention heads", POSITIVE_INTEGER)
     layers_phi: int = setting(2, "deepset: number of phi layers", POSITIVE_INTEGER)
-    features_phi: tuple[int, ...] = setting((16, 16), "deepset: phi widths (one repeats)", widths())
+    features_phi: tuple[int, ...] = setting((16, 16), "deepset: phi widths (one repeats)", WIDTHS)
     layers_rho: int = setting(3, "deepset: number of rho layers", POSITIVE_INTEGER)
     features_rho: tuple[int, ...] = setting(
-        (16, 16, 1), "deepset: rho widths ending in 1 (one repeats, then 1)", widths()
+        (16, 16, 1), "deepset: rho widths ending in 1 (one repeats, then 1)", WIDTHS
     )
     cusp_exponent: int | None = setting(
         5, "Kato cusp exponent k, or none (no cusp factor)", optional(POSITIVE_INTEGER)

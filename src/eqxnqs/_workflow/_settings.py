@@ -8,7 +8,7 @@ made from these declarations.
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 
@@ -78,11 +78,10 @@ def between(low: float, high: float, *, closed_low: bool = False) -> Check:
     )
 
 
-def widths() -> Check:
-    return Check(
-        "a non-empty tuple of positive integers",
-        lambda v: isinstance(v, tuple) and len(v) > 0 and all(_integer(w) and w > 0 for w in v),
-    )
+WIDTHS = Check(
+    "a non-empty tuple of positive integers",
+    lambda v: isinstance(v, tuple) and len(v) > 0 and all(_integer(w) and w > 0 for w in v),
+)
 
 
 def setting(default, help: str, check: Check | None = None, *, option: str | None = None):
@@ -143,7 +142,3 @@ class Settings:
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
-
-
-def as_tuple(values: Sequence | int) -> tuple:
-    return (values,) if isinstance(values, int) else tuple(values)
