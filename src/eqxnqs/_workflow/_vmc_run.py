@@ -74,75 +74,80 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     from ``init_from``'s parameters.
     """
     key = jax.random.key(config.seed)
-    config = config.model
-    if config.kind == "mpnn":
+    model_config = config.model
+    if model_config.kind == "mpnn":
         terms = [
             MPNN(
                 system.box,
                 system.n_particles,
-                node_features=config.mpnn_features,
-                edge_features=config.mpnn_features,
-                n_layers=config.mpnn_layers,
-                n_heads=config.mpnn_heads,
-                readout_features=config.mpnn_features,
-                activation=config.activation,
+                node_features=model_config.mpnn_features,
+                edge_features=model_config.mpnn_features,
+                n_layers=model_config.mpnn_layers,
+                n_heads=model_config.mpnn_heads,
+                readout_features=model_config.mpnn_features,
+                activation=model_config.activation,
                 key=key,
             )
         ]
-        if config.cusp_exponent is not None:
+        if model_config.cusp_exponent is not None:
             terms.insert(
                 0,
                 McMillanJastrow(
                     system.box,
                     system.n_particles,
-                    exponent=config.cusp_exponent,
-                    b=1.0 if config.cusp_init is None else config.cusp_init,
+                    exponent=model_config.cusp_exponent,
+                    b=1.0 if model_config.cusp_init is None else model_config.cusp_init,
                 ),
             )
     else:
         cusp = {}
-        if config.cusp_init is not None and config.cusp_exponent is not None:
+        if model_config.cusp_init is not None and model_config.cusp_exponent is not None:
             # The DeepSet's cusp is b' / |d|^k with NetKet's |d| ~ (pi/2) r at contact.
-            strength = (math.pi / 2 * config.cusp_init) ** config.cusp_exponent
+            strength = (math.pi / 2 * model_config.cusp_init) ** model_config.cusp_exponent
             cusp = dict(params_init=jax.nn.initializers.constant(strength))
         terms = [
             DeepSetRelDistance.from_hilbert(
                 system.hilbert,
-                layers_phi=config.layers_phi,
-                features_phi=config.features_phi,
-                layers_rho=config.layers_rho,
-                features_rho=config.features_rho,
-                cusp_exponent=config.cusp_exponent,
-                activation=activation_by_name(config.activation),
-                output_activation=activation_by_name(config.output_activation),
-                pooling=config.pooling,
-                use_bias=config.use_bias,
-                readout_init=jax.nn.initializers.zeros if config.zero_readout else None,
-                rho_readout=config.rho_readout,
-                positive_cusp=config.positive_cusp,
-                input_scale=config.input_scale,
+                layers_phi=model_config.layers_phi,
+                features_phi=model_config.features_phi,
+                layers_rho=model_config.layers_rho,
+                features_rho=model_config.features_rho,
+                cusp_exponent=model_config.cusp_exponent,
+                activation=activation_by_name(model_config.activation),
+                output_activation=activation_by_name(model_config.output_activation),
+                pooling=model_config.pooling,
+                use_bias=model_config.use_bias,
+                readout_init=jax.nn.initializers.zeros if model_config.zero_readout else None,
+                rho_readout=model_config.rho_readout,
+                positive_cusp=model_config.positive_cusp,
+                input_scale=model_config.input_scale,
                 key=key,
                 **cusp,
             )
         ]
-    if config.jastrow == "mcmillan":
+    if model_config.jastrow == "mcmillan":
         terms.insert(
-            0, McMillanJastrow(system.box, system.n_particles, exponent=5, b=config.jastrow_init)
+            0,
+            McMillanJastrow(
+                system.box, system.n_particles, exponent=5, b=model_config.jastrow_init
+            ),
         )
-    elif config.jastrow == "power-law":
-        terms.insert(0, PowerLawJastrow(system.box, system.n_particles, beta=config.jastrow_init))
-    if config.three_body:
+    elif model_config.jastrow == "power-law":
+        terms.insert(
+            0, PowerLawJastrow(system.box, system.n_particles, beta=model_config.jastrow_init)
+        )
+    if model_config.three_body:
         terms.append(TripletJastrow(system.box, system.n_particles))
     model = terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
-    source = None if config.init_from is None else saved_model(Path(config.init_from))
-    if not config.backflow:
-        return model if source is None else initialised_from(model, source, config.init_from)
+    source = None if model_config.init_from is None else saved_model(Path(model_config.init_from))
+    if not model_config.backflow:
+        return model if source is None else initialised_from(model, source, model_config.init_from)
     flow_key = jax.random.fold_in(key, 1)
     if source is not None and carried_over(model, source) is not None:
         # A run without backflow: the new run starts from its wavefunction exactly.
         return with_backflow(carried_over(model, source), key=flow_key)
     model = with_backflow(model, key=flow_key)
-    return model if source is None else initialised_from(model, source, config.init_from)
+    return model if source is None else initialised_from(model, source, model_config.init_from)
 
 
 def saved_model(path: Path) -> PeriodicLogAmplitude:
@@ -207,8 +212,7 @@ def same_parameters(template, source):
 
 
 def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude):
-    seed = config.seed
-    sampling, config = config.sampler, config.optimizer
+    seed, sampling, optimization = config.seed, config.sampler, config.optimizer
     chains = dict(n_chains=sampling.n_chains, sweep_size=sampling.sweep_size)
     if sampling.kind == "single-particle":
         sampler = SingleParticleMetropolis(
@@ -234,25 +238,29 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
         seed=seed,
         sampler_seed=seed + 1,
     )
-    learning_rate = schedule(config.learning_rate, config.learning_rate_end, config.n_iter)
-    optimizer = {"sgd": optax.sgd, "adam": optax.adam}[config.kind](learning_rate)
-    if config.driver == "vmc_sr":
+    learning_rate = schedule(
+        optimization.learning_rate, optimization.learning_rate_end, optimization.n_iter
+    )
+    optimizer = {"sgd": optax.sgd, "adam": optax.adam}[optimization.kind](learning_rate)
+    if optimization.driver == "vmc_sr":
         # NetKet's own choice (NTK when parameters outnumber samples), made here so that
         # it prints nothing; its other construction message (online statistics) is muted.
-        use_ntk = config.use_ntk
+        use_ntk = optimization.use_ntk
         if use_ntk is None:
             use_ntk = vstate.n_parameters > vstate.n_samples
         with contextlib.redirect_stdout(io.StringIO()):
             return VMC_SR(
                 system.hamiltonian,
                 optimizer,
-                diag_shift=schedule(config.diag_shift, config.diag_shift_end, config.n_iter),
+                diag_shift=schedule(
+                    optimization.diag_shift, optimization.diag_shift_end, optimization.n_iter
+                ),
                 variational_state=vstate,
-                clip_local_energy=config.clip_local_energy,
-                max_norm=config.max_norm,
+                clip_local_energy=optimization.clip_local_energy,
+                max_norm=optimization.max_norm,
                 use_ntk=use_ntk,
                 on_the_fly=use_ntk,
-                momentum=config.momentum,
+                momentum=optimization.momentum,
             )
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
 
