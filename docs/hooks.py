@@ -6,7 +6,7 @@ import typing
 from eqxnqs._workflow._cli import _words
 from eqxnqs._workflow._configurations import configure
 from eqxnqs._workflow._run_config import GROUPS, RunConfig
-from eqxnqs._workflow._settings import option_name
+from eqxnqs._workflow._settings import flag, option_name
 from eqxnqs._workflow._system_configs import SYSTEMS
 
 MARK = "<!-- settings -->"
@@ -25,9 +25,10 @@ def _table(group, defaults: dict[str, dict]) -> list[str]:
     for field in dataclasses.fields(group):
         name = option_name(field)
         values = [f"`{_words(defaults[s][name])}`" for s in shown]
-        flag = "--" + name.replace("_", "-")
         help_ = field.metadata["help"].replace("|", "\\|")
-        rows.append(f"| `{flag}` | `{_type(hints[field.name])}` | {' | '.join(values)} | {help_} |")
+        rows.append(
+            f"| `{flag(name)}` | `{_type(hints[field.name])}` | {' | '.join(values)} | {help_} |"
+        )
     return rows
 
 

@@ -14,8 +14,8 @@ import types
 import typing
 
 from ._configurations import configure
-from ._run_config import GROUPS, RunConfig
-from ._settings import ConfigError, option_name
+from ._run_config import GROUPS, RunConfig, option_names, system_options
+from ._settings import ConfigError, flag, option_name
 from ._system_configs import SYSTEMS
 
 #: Options of 0.2 renamed when the command line became generated (until 0.3).
@@ -26,21 +26,14 @@ RENAMED = {
 }
 
 
-def _all_options() -> set[str]:
-    names = {"seed"}
-    for group in (*GROUPS.values(), *SYSTEMS.values()):
-        names.update(group.options())
-    return names
-
-
 def in_command_line_words(message: str) -> str:
     """A library message with its settings named as options (``n_iter`` -> ``--n-iter``)."""
     message = message.replace("resume=True", "--resume").replace("out folder", "--out folder")
     message = re.sub(r"\bNone\b", "none", message)
-    names = "|".join(sorted(_all_options(), key=len, reverse=True))
+    names = "|".join(sorted(option_names(), key=len, reverse=True))
     return re.sub(
         rf"(?<![\w-])({names})(?![\w-])",
-        lambda match: "--" + match.group(1).replace("_", "-"),
+        lambda match: flag(match.group(1)),
         message,
     )
 
@@ -76,7 +69,6 @@ def _boolean(text: str) -> bool:
 
 
 def _add_option(group, name: str, field: dataclasses.Field, hint, default) -> None:
-    flag = "--" + name.replace("_", "-")
     help_ = f"{field.metadata['help']} (default: {_words(default)})"
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(
         None
@@ -86,10 +78,10 @@ def _add_option(group, name: str, field: dataclasses.Field, hint, default) -> No
     )
     kwargs = dict(dest=name, default=argparse.SUPPRESS, help=help_)
     if base is bool and not optional:
-        group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        group.add_argument(flag(name), action=argparse.BooleanOptionalAction, **kwargs)
         return
     if typing.get_origin(base) is tuple:
-        group.add_argument(flag, type=int, nargs="+", metavar="N", **kwargs)
+        group.add_argument(flag(name), type=int, nargs="+", metavar="N", **kwargs)
         return
     parse = {bool: _boolean, int: int, float: float, str: str}[base]
     metavar = {bool: "{true,false,none}", int: "N", float: "X", str: "TEXT"}[base]
@@ -97,7 +89,7 @@ def _add_option(group, name: str, field: dataclasses.Field, hint, default) -> No
     if choices is not None:
         metavar = "{" + ",".join(choices + (("none",) if optional else ())) + "}"
     group.add_argument(
-        flag, type=_optional(parse) if optional else parse, metavar=metavar, **kwargs
+        flag(name), type=_optional(parse) if optional else parse, metavar=metavar, **kwargs
     )
 
 
@@ -171,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def config_from_args(args) -> RunConfig:
     """The run configuration of parsed command-line arguments."""
-    options = _all_options()
+    options = option_names()
     settings = {name: value for name, value in vars(args).items() if name in options}
     return configure(args.system, netket_example=args.netket_example, **settings)
 
@@ -189,12 +181,12 @@ def _system_error(argv: list[str]) -> str | None:
         return None
     if argv[1] not in SYSTEMS:
         return f"unknown system {argv[1]!r}; choose one of {', '.join(SYSTEMS)}."
-    own = {"--" + o.replace("_", "-") for o in SYSTEMS[argv[1]].options()}
-    others = {"--" + o.replace("_", "-") for s in SYSTEMS.values() for o in s.options()}
+    own = {flag(o) for o in SYSTEMS[argv[1]].options()}
+    others = {flag(o) for o in system_options()}
     for word in argv[2:]:
-        flag = word.split("=")[0]
-        if flag in others - own:
-            return f"system {argv[1]} has no option {flag}"
+        given = word.split("=")[0]
+        if given in others - own:
+            return f"system {argv[1]} has no option {given}"
     return None
 
 

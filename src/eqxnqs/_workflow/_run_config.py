@@ -289,6 +289,19 @@ GROUPS = {
 }
 
 
+def system_options() -> set[str]:
+    """The option names of every system's settings."""
+    return {option for system in SYSTEMS.values() for option in system.options()}
+
+
+def option_names(system: type[SystemConfig] | None = None) -> set[str]:
+    """The option names of a run of `system` (``None``: of any system)."""
+    names = {"seed", *(system.options() if system is not None else system_options())}
+    for group in GROUPS.values():
+        names.update(group.options())
+    return names
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Every setting of a VMC run. Units: those of the chosen system.
@@ -369,13 +382,9 @@ class RunConfig:
         name = values.pop("system", HeliumRingConfig.name)
         OneOf(*SYSTEMS)("system", name)
         system = SYSTEMS[name]
-        known = {"seed", *system.options()}
-        for group in GROUPS.values():
-            known.update(group.options())
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - option_names(system))
         if unknown:
-            others = {o for s in SYSTEMS.values() for o in s.options()}
-            foreign = [u for u in unknown if u in others]
+            foreign = [u for u in unknown if u in system_options()]
             if foreign:
                 raise ConfigError(f"system {name} has no setting {', '.join(foreign)}.")
             raise ConfigError(f"unknown setting {', '.join(unknown)}.")

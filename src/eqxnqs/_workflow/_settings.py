@@ -104,6 +104,11 @@ def option_name(field: dataclasses.Field) -> str:
     return field.metadata.get("option") or field.name
 
 
+def flag(name: str) -> str:
+    """The command-line flag of an option name: ``n_iter`` -> ``--n-iter``."""
+    return "--" + name.replace("_", "-")
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """A group of settings: each field's `Check` runs, then the group's own `check`."""
