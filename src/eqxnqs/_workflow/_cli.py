@@ -14,9 +14,9 @@ import types
 import typing
 
 from ._configurations import configure
-from ._run_config import GROUPS, RunConfig, option_names, system_options
+from ._run_config import GROUPS, RunConfig, option_names
 from ._settings import ConfigError, flag, option_name
-from ._system_configs import SYSTEMS
+from ._system_configs import SYSTEMS, system_options
 
 #: Options of 0.2 renamed when the command line became generated (until 0.3).
 RENAMED = {

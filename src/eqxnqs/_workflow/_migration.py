@@ -5,7 +5,7 @@ included, under the names that are today's option names.
 """
 
 from ._settings import ConfigError
-from ._system_configs import SYSTEMS
+from ._system_configs import SYSTEMS, system_options
 
 #: Settings that development versions between 0.1.0 and 0.2.0 wrote and that are gone
 #: (the neighbourhood Jastrow, dropped for no measured gain): the value with which a run
@@ -50,7 +50,6 @@ def migrated(data: dict, groups: dict, version: int) -> dict:
     if name not in SYSTEMS:
         raise ConfigError(f"not a run configuration (system {name!r})")
     system = SYSTEMS[name]
-    every_system = {o for s in SYSTEMS.values() for o in s.options()}
     nested = {"format": version, "seed": data.pop("seed", 0)}
     nested["system"] = {"name": name}
     for option, field in system.options().items():
@@ -60,7 +59,7 @@ def migrated(data: dict, groups: dict, version: int) -> dict:
         nested[group_name] = {
             field.name: data[option] for option, field in group.options().items() if option in data
         }
-    known = {"system", *every_system}
+    known = {"system", *system_options()}
     for group in groups.values():
         known.update(group.options())
     unknown = sorted(set(data) - known)

@@ -35,7 +35,7 @@ from ._settings import (
     require,
     setting,
 )
-from ._system_configs import SYSTEMS, HeliumRingConfig, SystemConfig
+from ._system_configs import SYSTEMS, HeliumRingConfig, SystemConfig, system_options
 
 #: The version of ``config.json``'s layout (1: the flat settings of eqxnqs 0.1 and 0.2).
 CONFIG_FORMAT = 2
@@ -287,11 +287,6 @@ GROUPS = {
     "optimizer": OptimizerConfig,
     "output": OutputConfig,
 }
-
-
-def system_options() -> set[str]:
-    """The option names of every system's settings."""
-    return {option for system in SYSTEMS.values() for option in system.options()}
 
 
 def option_names(system: type[SystemConfig] | None = None) -> set[str]:

@@ -159,3 +159,8 @@ SYSTEMS: dict[str, type[SystemConfig]] = {
         CalogeroSutherlandConfig,
     )
 }
+
+
+def system_options() -> set[str]:
+    """The option names of every system's settings."""
+    return {option for system in SYSTEMS.values() for option in system.options()}
