@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/gpu.py --out gpu.md     # on the accelerator (~10 min on a GPU)
     .venv/bin/python benchmarks/gpu.py --quick          # small sizes: a smoke run on the CPU
+    .venv/bin/python benchmarks/gpu.py --sections speed --out speed.md   # one section
+
+On a leased machine with a time limit, run the sections one by one under
+``timeout``: each table is written as it grows, so a stopped run keeps its rows.
 
 One process, on JAX's default device (named in the table's first line):
 
@@ -44,6 +48,8 @@ HELIUM_RUNS = [
     ("DeepSet x triplet", ANSATZE["triplet"][0], 6),
     ("MPNN (reference size)", ANSATZE["mpnn"][0], 4),
 ]
+#: The final estimate and observables, cut to what a time-per-iteration table needs.
+SHORT_ENDING = dict(final_samples=4096, g1_samples=64, g1_points=4)
 #: The same, small enough for a smoke run.
 QUICK_SETTINGS = dict(
     n_particles=6,
@@ -70,15 +76,16 @@ def device_line() -> str:
     )
 
 
-def speed_table(quick: bool, repeats: int) -> str:
+def speed_table(quick: bool, repeats: int, report: "Report") -> None:
+    """Measure size by size; the table so far is written after each one."""
     results = {}
     for (n, dim), n_samples in compare_netket.QUICK if quick else compare_netket.FULL:
         results[(n, dim, n_samples)] = compare_netket.measure(n, dim, n_samples, repeats)
-    text = io.StringIO()
-    with contextlib.redirect_stdout(text):
-        compare_netket.print_table(results)
-        compare_netket.print_growth(results)
-    return text.getvalue()
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            compare_netket.print_table(results)
+            compare_netket.print_growth(results)
+        report.set("speed", "## Speed against NetKet (ms)\n\n" + text.getvalue())
 
 
 def mpnn_table(quick: bool) -> str:
@@ -93,7 +100,13 @@ def helium_rows(quick: bool) -> list[dict]:
     base, _ = CASES["2d-0.050"]
     for label, settings, n_iter in HELIUM_RUNS:
         config = eqxnqs.configure(
-            **{**base, **settings, **(QUICK_SETTINGS if quick else {}), "n_iter": n_iter}
+            **{
+                **base,
+                **settings,
+                **SHORT_ENDING,
+                **(QUICK_SETTINGS if quick else {}),
+                "n_iter": n_iter,
+            }
         )
         timer = Timer()
         with tempfile.TemporaryDirectory() as folder:
@@ -131,25 +144,66 @@ def helium_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The sections, in the order they run.
+SECTIONS = ("speed", "helium", "mpnn")
+
+
+class Report:
+    """The report's sections so far, rewritten to `out` whenever one is added or grows.
+
+    A run stopped by a time limit (as on a leased accelerator) keeps what it measured.
+    """
+
+    def __init__(self, out: Path | None):
+        self.out = out
+        self.sections = {"device": f"# eqxnqs on {device_line()}\n"}
+
+    def set(self, name: str, text: str) -> None:
+        self.sections[name] = text
+        if self.out is not None:
+            self.out.write_text(self.text())
+
+    def text(self) -> str:
+        return "\n".join(self.sections.values())
+
+
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, help="write the tables here (Markdown)")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, from {', '.join(SECTIONS)} (default: all, in that order)",
+    )
     args = parser.parse_args(argv)
+    sections = args.sections.split(",")
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     repeats = 1 if args.quick else args.repeats
-    sections = [
-        f"# eqxnqs on {device_line()}\n",
-        "## Speed against NetKet (ms)\n\n" + speed_table(args.quick, repeats),
-        "## The MPNN's local kinetic energy\n\n```\n" + mpnn_table(args.quick) + "```\n",
-        "## 2D helium, N = 30 at 0.050 A^-2 (reference Hamiltonian and cell)\n\n"
-        + helium_table(helium_rows(args.quick)),
-    ]
-    report = "\n".join(sections)
-    print(report)
-    if args.out is not None:
-        args.out.write_text(report)
-    return report
+    report = Report(args.out)
+    for name in SECTIONS:
+        if name not in sections:
+            continue
+        if name == "speed":
+            speed_table(args.quick, repeats, report)
+        elif name == "helium":
+            report.set(
+                name,
+                "## 2D helium, N = 30 at 0.050 A^-2 (reference Hamiltonian and cell)\n\n"
+                "A few iterations each; the final estimate from "
+                f"{(QUICK_SETTINGS if args.quick else SHORT_ENDING)['final_samples']} samples.\n\n"
+                + helium_table(helium_rows(args.quick)),
+            )
+        else:
+            report.set(
+                name,
+                "## The MPNN's local kinetic energy\n\n```\n" + mpnn_table(args.quick) + "```\n",
+            )
+    print(report.text())
+    return report.text()
 
 
 if __name__ == "__main__":

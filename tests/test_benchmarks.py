@@ -6,6 +6,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 import eqxnqs
 
@@ -114,3 +115,9 @@ def test_gpu_benchmark_writes_its_three_tables(tmp_path, monkeypatch, capsys):
     assert "| 4 | 1 | 32 | kinetic | 2.0 | 30.0 | 15.00 | 2.0 | 1.0 | 20.0 |" in report
     assert "netket (Hessian)" in report and "| DeepSet x triplet | 4 | 32 |" in report
     assert " K " not in capsys.readouterr().err  # no progress bar in a benchmark
+    # One section alone, as run under a time limit on a leased accelerator.
+    alone = gpu.main(["--quick", "--sections", "mpnn", "--out", str(tmp_path / "mpnn.md")])
+    assert "netket (Hessian)" in alone and "NetKet ms" not in alone and "triplet" not in alone
+    with pytest.raises(SystemExit):
+        gpu.main(["--sections", "speed,sampling"])
+    assert "unknown section(s) sampling" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import eqxnqs
-from eqxnqs._versions import SUPPORTED, check_supported
+from eqxnqs._versions import ALLOW_UNSUPPORTED, SUPPORTED, check_supported
 
 ROOT = Path(__file__).parent.parent
 
@@ -31,6 +31,15 @@ def test_the_version_has_one_home():
 def test_an_unsupported_netket_is_refused_in_one_line(version):
     with pytest.raises(ImportError, match=r"eqxnqs needs netket >=3\.23,<3\.24; netket"):
         check_supported("netket", version)
+
+
+def test_unsupported_versions_can_be_tried_with_a_warning(monkeypatch):
+    monkeypatch.setenv(ALLOW_UNSUPPORTED, "warn")
+    with pytest.warns(UserWarning, match=r"jax 0\.11\.2 is installed.*going on untested"):
+        check_supported("jax", "0.11.2")
+    monkeypatch.setenv(ALLOW_UNSUPPORTED, "yes")
+    with pytest.raises(ImportError, match=f"or set {ALLOW_UNSUPPORTED}=warn"):
+        check_supported("jax", "0.11.2")
 
 
 def test_the_installed_libraries_are_supported():

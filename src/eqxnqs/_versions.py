@@ -7,6 +7,12 @@ in any minor release: NetKet is pinned to the minor series it is tested with.
 """
 
 import importlib.metadata
+import os
+import warnings
+
+#: Set to ``warn`` to import eqxnqs with unsupported versions anyway (a warning,
+#: not an error): for trying a newer JAX, e.g. the one a GPU machine ships with.
+ALLOW_UNSUPPORTED = "EQXNQS_UNSUPPORTED_VERSIONS"
 
 #: Supported versions: name -> (lowest, first unsupported), as (major, minor[, patch]).
 SUPPORTED = {
@@ -34,15 +40,22 @@ def _release(version: str) -> tuple[int, ...]:
 
 
 def check_supported(name: str, version: str) -> None:
-    """Raise ImportError, in one line, if `version` of `name` is outside `SUPPORTED`."""
+    """Raise ImportError, in one line, if `version` of `name` is outside `SUPPORTED`.
+
+    With the environment variable `ALLOW_UNSUPPORTED` set to ``warn``, warn instead.
+    """
     lowest, first_unsupported = SUPPORTED[name]
     if not lowest <= _release(version) < first_unsupported:
         low = ".".join(map(str, lowest))
         high = ".".join(map(str, first_unsupported))
-        raise ImportError(
+        message = (
             f"eqxnqs needs {name} >={low},<{high}; {name} {version} is installed "
-            f"(pip install '{name}>={low},<{high}')."
+            f"(pip install '{name}>={low},<{high}')"
         )
+        if os.environ.get(ALLOW_UNSUPPORTED, "") == "warn":
+            warnings.warn(f"{message}; going on untested ({ALLOW_UNSUPPORTED}=warn).", stacklevel=2)
+        else:
+            raise ImportError(f"{message}, or set {ALLOW_UNSUPPORTED}=warn to try it anyway.")
 
 
 def check_installed() -> None:
