@@ -372,6 +372,11 @@ def test_plateau_needs_two_windows():
     assert plateau(np.ones(40))["ok"]
 
 
+@eqx.filter_jit
+def _value_and_derivatives(model, x):
+    return jax.vmap(model)(x), *jax.vmap(model.grad_and_hessian_diagonal)(x)
+
+
 @pytest.mark.parametrize("value", [-3.0, 0.5, 12.0])
 def test_positive_cusp_is_softplus_and_equals_the_linear_parametrisation(value):
     positive = _model()
@@ -385,9 +390,9 @@ def test_positive_cusp_is_softplus_and_equals_the_linear_parametrisation(value):
     assert strength > 0 and float(positive.cusp_strength) == pytest.approx(strength, rel=1e-14)
     linear = eqx.tree_at(lambda m: m.cusp, linear, jnp.array([strength]))
     x = random_configurations(jax.random.key(5), 16, 4, HELIUM.box)
-    np.testing.assert_allclose(jax.vmap(positive)(x), jax.vmap(linear)(x), rtol=1e-12)
-    grad_p, hess_p = jax.vmap(positive.grad_and_hessian_diagonal)(x)
-    grad_l, hess_l = jax.vmap(linear.grad_and_hessian_diagonal)(x)
+    value_p, grad_p, hess_p = _value_and_derivatives(positive, x)
+    value_l, grad_l, hess_l = _value_and_derivatives(linear, x)
+    np.testing.assert_allclose(value_p, value_l, rtol=1e-12)
     np.testing.assert_allclose(grad_p, grad_l, rtol=1e-12)
     np.testing.assert_allclose(hess_p, hess_l, rtol=1e-12)
     with pytest.raises(ValueError, match="positive initial cusp"):
