@@ -16,7 +16,12 @@ import pytest
 from xla_flags import DEFAULT_OPTIMISATION, FAST_COMPILATION
 
 import eqxnqs
-from eqxnqs._models._activations import stable, stable_gelu, stable_tanh
+from eqxnqs._models._activations import (
+    activation_derivatives,
+    stable,
+    stable_gelu,
+    stable_tanh,
+)
 from helpers import random_configurations
 
 # What these tests check depends on XLA's optimisation (JAX's tanh derivative turned into a
@@ -53,6 +58,11 @@ def test_stable_activations_match_a_high_precision_reference(name, z):
         # a saturated unit's error was 1e-3)
         for got in (float(derivative(z)), float(jax.jit(derivative)(z))):
             assert got == pytest.approx(want, rel=1e-12, abs=1e-14)
+        # and the Taylor-mode jets' closed form (value and both derivatives at once)
+        jets = activation_derivatives(fn)
+        for got in (jets(jnp.asarray(z))[order], jax.jit(jets)(jnp.asarray(z))[order]):
+            assert float(got) == pytest.approx(want, rel=1e-12, abs=1e-14)
+    assert float(activation_derivatives(fn)(jnp.asarray(z))[0]) == float(fn(jnp.asarray(z)))
 
 
 def _saturated_deepset(activation, *, drop_saturated=False):

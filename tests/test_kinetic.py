@@ -127,7 +127,8 @@ def test_local_values_equal_netkets(state, mass):
 
 def _route(logpsi, variables):
     x = random_configurations(jax.random.key(5), 3, 4, BOX)
-    return model_derivatives(logpsi, variables, x, 1.0)
+    # (traced, as in the kinetic energy: None when the model offers no route)
+    return jax.jit(model_derivatives, static_argnums=0)(logpsi, variables, x, 1.0)
 
 
 def test_routes_taken():

@@ -106,3 +106,34 @@ def test_single_particle_sampler_gives_netkets_chain():
     )
     np.testing.assert_allclose(fast, ref, rtol=0, atol=1e-12)
     assert 0 < int(state.n_accepted) < int(state.n_steps)
+
+
+@eqx.filter_jit
+def _both_jets(model, u):
+    from eqxnqs._models._pairwise import axis_jets
+
+    generic = jax.vmap(lambda w: axis_jets(model.pair_terms, w))(u)
+    return jax.vmap(model.pair_jets)(u), generic
+
+
+@pytest.mark.parametrize("activation", ["gelu", "tanh", "softplus", "elu", "softmax"])
+def test_deepsets_taylor_jets_equal_the_generic_route(activation):
+    # DeepSetRelDistance.pair_jets (Taylor mode through phi) against axis_jets of
+    # pair_terms (forward over forward), with saturated phi units among the rest;
+    # softmax is not elementwise and takes the generic route.
+    for dim, cusp in [(1, 5), (2, None), (3, 3)]:
+        model = eqxnqs.DeepSetRelDistance(
+            (3.0, 3.5, 4.0)[:dim], 5, layers_phi=2, features_phi=(6, 5), layers_rho=2,
+            features_rho=(4, 1), cusp_exponent=cusp, activation=getattr(jax.nn, activation),
+            output_activation=getattr(jax.nn, activation), key=jax.random.key(dim),
+        )  # fmt: skip
+        first = model.phi.layers[0]
+        saturated = jnp.where(jnp.arange(6) % 3 == 0, -1000.0, 0.0)
+        model = eqx.tree_at(lambda m: m.phi.layers[0].bias, model, first.bias + saturated)
+        u = jax.random.uniform(jax.random.key(7), (30, dim), minval=-4.0, maxval=4.0)
+        taylor = model.phi.jets(jnp.ones(dim), jnp.eye(dim), jnp.eye(dim)) is not None
+        assert taylor == (activation != "softmax")
+        fast, slow = _both_jets(model, u)
+        for got, want in zip(jax.tree.leaves(fast), jax.tree.leaves(slow)):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())

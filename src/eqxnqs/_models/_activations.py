@@ -13,7 +13,9 @@ forward values (bit for bit: the primal is JAX's own) and a custom JVP written
 with products of sigmoids, ``tanh' = 4 sigma(2x) sigma(-2x)`` and ``gelu' =
 sigma(2y) + 2 x y' sigma(2y) sigma(-2y)`` (``y = sqrt(2/pi) (x + 0.044715
 x^3)``): no sum cancels, so a saturated unit's derivatives of every order
-are zero to rounding, jitted or not. The other jax.nn activations (sigmoid,
+are zero to rounding, jitted or not. `activation_derivatives` gives the value
+and the first two derivatives at once, from the same sigmoids (Taylor-mode
+jets, `MLP.jets`). The other jax.nn activations (sigmoid,
 softplus, silu, elu, ...) have no such cancellation and are used as they are.
 Every eqxnqs MLP applies `stable` to its activations.
 """
@@ -27,6 +29,28 @@ import jax.numpy as jnp
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
+def _sigmoid_pair(y):
+    """``(sigma(2y), sigma(-2y))``: ``(1 + tanh y) / 2`` and ``(1 - tanh y) / 2`` without
+    cancellation."""
+    return jax.nn.sigmoid(2.0 * y), jax.nn.sigmoid(-2.0 * y)
+
+
+def _tanh_derivatives(x):
+    up, down = _sigmoid_pair(x)
+    slope = 4.0 * up * down
+    return jnp.tanh(x), slope, 2.0 * slope * (down - up)
+
+
+def _gelu_derivatives(x):
+    y = _GELU_C * (x + 0.044715 * x**3)
+    dy = _GELU_C * (1.0 + 3 * 0.044715 * x**2)
+    ddy = _GELU_C * 6 * 0.044715 * x
+    up, down = _sigmoid_pair(y)
+    both = up * down
+    curvature = 2.0 * both * (2.0 * dy + x * ddy + 2.0 * x * dy**2 * (down - up))
+    return jax.nn.gelu(x), up + 2.0 * x * dy * both, curvature
+
+
 @jax.custom_jvp
 def stable_tanh(x):
     """``jax.nn.tanh`` with a derivative free of cancellation (module docstring)."""
@@ -36,8 +60,8 @@ def stable_tanh(x):
 @stable_tanh.defjvp
 def _stable_tanh_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    slope = 4.0 * jax.nn.sigmoid(2.0 * x) * jax.nn.sigmoid(-2.0 * x)
-    return jnp.tanh(x), slope * t
+    value, slope, _ = _tanh_derivatives(x)
+    return value, slope * t
 
 
 @jax.custom_jvp
@@ -49,10 +73,40 @@ def stable_gelu(x):
 @stable_gelu.defjvp
 def _stable_gelu_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    y = _GELU_C * (x + 0.044715 * x**3)
-    dy = _GELU_C * (1.0 + 3 * 0.044715 * x**2)
-    up, down = jax.nn.sigmoid(2.0 * y), jax.nn.sigmoid(-2.0 * y)
-    return jax.nn.gelu(x), (up + 2.0 * x * dy * up * down) * t
+    value, slope, _ = _gelu_derivatives(x)
+    return value, slope * t
+
+
+#: jax.nn activations that act on each element alone (so that their derivatives are too).
+ELEMENTWISE = frozenset(
+    "celu elu gelu hard_sigmoid hard_silu hard_swish hard_tanh identity leaky_relu "
+    "log_sigmoid mish relu relu6 selu sigmoid silu soft_sign softplus sparse_plus "
+    "sparse_sigmoid squareplus swish tanh".split()
+)
+
+
+def activation_derivatives(fn: Callable):
+    """``z -> (fn(z), fn'(z), fn''(z))`` elementwise, or ``None`` if `fn` is not elementwise.
+
+    The stable tanh and gelu share one pair of sigmoids among the three, with
+    no cancelling sums (module docstring); other elementwise jax.nn functions
+    are differentiated by forward-mode autodiff along a tangent of ones.
+    """
+    if fn is stable_tanh:
+        return _tanh_derivatives
+    if fn is stable_gelu:
+        return _gelu_derivatives
+    name = _NAMES.get(fn) or next((n for n in ELEMENTWISE if getattr(jax.nn, n, None) is fn), None)
+    if name is None:
+        return None
+
+    def derivatives(z):
+        ones = jnp.ones_like(z)
+        value, slope = jax.jvp(fn, (z,), (ones,))
+        curvature = jax.jvp(lambda v: jax.jvp(fn, (v,), (ones,))[1], (z,), (ones,))[1]
+        return value, slope, curvature
+
+    return derivatives
 
 
 #: jax.nn activations whose derivatives can cancel, and their stable replacements.

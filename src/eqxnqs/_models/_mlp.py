@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._typing import Initializer
-from ._activations import stable
+from ._activations import activation_derivatives, stable
 
 
 class MLP(eqx.Module):
@@ -86,6 +86,35 @@ class MLP(eqx.Module):
         if self.final_activation is not None:
             x = self.final_activation(x)
         return x
+
+    def jets(
+        self,
+        x: Float[Array, " in_size"],
+        first: Float[Array, "k in_size"],
+        second: Float[Array, "k in_size"],
+    ) -> (
+        tuple[Float[Array, " out_size"], Float[Array, "k out_size"], Float[Array, "k out_size"]]
+        | None
+    ):
+        """The output's value and its first and second derivatives along ``k`` directions.
+
+        `first` and `second` are the input's derivatives along each direction
+        (Taylor mode: each layer maps the three once, and an activation's
+        derivatives are evaluated once per unit and shared by the directions).
+        ``None`` when an activation is not elementwise.
+        """
+        activations = [self.activation] * (len(self.layers) - 1) + [self.final_activation]
+        for layer, activation in zip(self.layers, activations):
+            x = _dense(layer, x)
+            first, second = first @ layer.weight.T, second @ layer.weight.T
+            if activation is None:
+                continue
+            derivatives = activation_derivatives(activation)
+            if derivatives is None:
+                return None
+            x, slope, curvature = derivatives(x)
+            first, second = slope * first, curvature * first**2 + slope * second
+        return x, first, second
 
 
 def _dense(layer: eqx.nn.Linear, x: Float[Array, " in_size"]) -> Float[Array, " out_size"]:

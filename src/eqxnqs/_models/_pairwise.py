@@ -35,7 +35,12 @@ and periodic in the box. With ``S = sum_p t(u_p)`` flattened to a vector,
         + \nabla R \cdot \partial^2_{ia} S.
 
 The per-pair derivatives along the D axes are forward-over-forward
-autodiff of `pair_terms`; ``R``'s gradient and Hessian are taken once at
+autodiff of `pair_terms` by default (`pair_jets`). The DeepSet overrides
+`pair_jets` in Taylor mode: its phi input depends on each axis alone, and
+`MLP.jets` carries value, first and second derivatives through phi's layers
+together, with each activation's derivatives evaluated once per unit
+(forward over forward evaluates them once per axis, and the tanh/gelu
+custom derivatives twice). ``R``'s gradient and Hessian are taken once at
 ``S``. The pair sums use a circulant layout (`circulant_pairs`) so that
 collecting them per particle needs no scatter, which is slow on the CPU.
 """

@@ -12,7 +12,7 @@ from .._typing import Initializer, RealArray, typechecked
 from ._deepset import apply_deepset
 from ._features import phi_widths, rho_widths
 from ._mlp import MLP, check_param_dtype
-from ._pairwise import PairwiseLogAmplitude
+from ._pairwise import PairwiseLogAmplitude, axis_jets
 from ._pooling import linear_pooling_weight, resolve_pooling
 
 RHO_READOUTS = ("linear", "netket")
@@ -283,12 +283,36 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
 
     def pair_terms(self, u: Float[Array, " dim"]) -> tuple[Float[Array, " F"], Float[Array, ""]]:
         """``phi(s (d/L)^2)`` and the cusp term ``-b / (2 |d|^k)`` (0 without cusp) of a pair."""
+        return self.phi(self._phi_input(u)), self._cusp_term(u)
+
+    def _phi_input(self, u: Float[Array, " dim"]) -> Float[Array, " dim"]:
+        """``s (d/L)^2`` per axis, with ``d`` the sine displacement: each axis on its own."""
         box = jnp.asarray(self.box, dtype=u.dtype)
-        d = sine_displacement(u, box)
-        features = self.phi(self.input_scale * (d / box) ** 2)
+        return self.input_scale * (sine_displacement(u, box) / box) ** 2
+
+    def _cusp_term(self, u: Float[Array, " dim"]) -> Float[Array, ""]:
         if self.cusp is None:
-            return features, jnp.zeros((), u.dtype)
-        return features, -0.5 * self.cusp_strength / jnp.linalg.norm(d) ** self.cusp_exponent
+            return jnp.zeros((), u.dtype)
+        d = sine_displacement(u, jnp.asarray(self.box, dtype=u.dtype))
+        return -0.5 * self.cusp_strength / jnp.linalg.norm(d) ** self.cusp_exponent
+
+    def pair_jets(self, u: Float[Array, " dim"]):
+        """`pair_terms` and its derivatives along each axis, in Taylor mode through phi.
+
+        phi's input depends on each axis of ``u`` alone, so its derivatives
+        along the axes are diagonal; `MLP.jets` carries value, first and
+        second derivatives through the layers at once (the activations'
+        derivatives once per unit). The same numbers as the generic
+        forward-over-forward route (tested), at about half its cost.
+        """
+        ones = jnp.ones_like(u)
+        value, slope = jax.jvp(self._phi_input, (u,), (ones,))
+        curvature = jax.jvp(lambda v: jax.jvp(self._phi_input, (v,), (ones,))[1], (u,), (ones,))[1]
+        features = self.phi.jets(value, jnp.diag(slope), jnp.diag(curvature))
+        if features is None:  # an activation that is not elementwise
+            return super().pair_jets(u)
+        cusp = axis_jets(self._cusp_term, u)
+        return tuple((f, c) for f, c in zip(features, cusp))
 
     def readout(self, pair_sum: tuple[Float[Array, " F"], Float[Array, ""]]) -> Float[Array, ""]:
         """``rho(c sum_pairs phi) + sum_pairs cusp``, with ``c`` 1 (sum) or ``1/n_pairs`` (mean)."""
