@@ -12,7 +12,7 @@ from .._typing import Initializer, RealArray, typechecked
 from ._deepset import apply_deepset
 from ._features import phi_widths, rho_widths
 from ._mlp import MLP, check_param_dtype
-from ._pairwise import PairwiseLogAmplitude, axis_jets
+from ._pairwise import PairwiseLogAmplitude
 from ._pooling import linear_pooling_weight, resolve_pooling
 
 RHO_READOUTS = ("linear", "netket")
@@ -285,33 +285,47 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         """``phi(s (d/L)^2)`` and the cusp term ``-b / (2 |d|^k)`` (0 without cusp) of a pair."""
         return self.phi(self._phi_input(u)), self._cusp_term(u)
 
+    def _squares(self, u: Float[Array, " dim"]) -> Float[Array, " dim"]:
+        """``d_a^2`` per axis (``d`` the sine displacement): each axis on its own."""
+        return sine_displacement(u, jnp.asarray(self.box, dtype=u.dtype)) ** 2
+
     def _phi_input(self, u: Float[Array, " dim"]) -> Float[Array, " dim"]:
-        """``s (d/L)^2`` per axis, with ``d`` the sine displacement: each axis on its own."""
-        box = jnp.asarray(self.box, dtype=u.dtype)
-        return self.input_scale * (sine_displacement(u, box) / box) ** 2
+        """``s (d/L)^2`` per axis: each axis on its own."""
+        return self.input_scale * self._squares(u) / jnp.asarray(self.box, dtype=u.dtype) ** 2
+
+    def _cusp_of_square(self, square: Float[Array, ""]) -> Float[Array, ""]:
+        """The cusp term ``-b / (2 |d|^k)`` as a function of ``|d|^2``."""
+        return -0.5 * self.cusp_strength * square ** (-0.5 * self.cusp_exponent)
 
     def _cusp_term(self, u: Float[Array, " dim"]) -> Float[Array, ""]:
         if self.cusp is None:
             return jnp.zeros((), u.dtype)
-        d = sine_displacement(u, jnp.asarray(self.box, dtype=u.dtype))
-        return -0.5 * self.cusp_strength / jnp.linalg.norm(d) ** self.cusp_exponent
+        return self._cusp_of_square(jnp.sum(self._squares(u)))
 
     def pair_jets(self, u: Float[Array, " dim"]):
-        """`pair_terms` and its derivatives along each axis, in Taylor mode through phi.
+        """`pair_terms` and its derivatives along each axis, in Taylor mode.
 
-        phi's input depends on each axis of ``u`` alone, so its derivatives
-        along the axes are diagonal; `MLP.jets` carries value, first and
-        second derivatives through the layers at once (the activations'
-        derivatives once per unit). The same numbers as the generic
-        forward-over-forward route (tested), at about half its cost.
+        Both terms are built from ``d_a^2``, which depends on axis ``a`` of
+        ``u`` alone, so its derivatives along the axes are diagonal:
+        `MLP.jets` carries value, first and second derivatives through phi's
+        layers at once (the activations' derivatives once per unit), and the
+        cusp is a function of ``|d|^2``, differentiated once by the chain
+        rule. The same numbers as the generic forward-over-forward route
+        (tested), at a fraction of its cost.
         """
-        ones = jnp.ones_like(u)
-        value, slope = jax.jvp(self._phi_input, (u,), (ones,))
-        curvature = jax.jvp(lambda v: jax.jvp(self._phi_input, (v,), (ones,))[1], (u,), (ones,))[1]
-        features = self.phi.jets(value, jnp.diag(slope), jnp.diag(curvature))
+        squares, slope, curvature = _elementwise_derivatives(self._squares, u)
+        scale = self.input_scale / jnp.asarray(self.box, dtype=u.dtype) ** 2
+        features = self.phi.jets(
+            scale * squares, jnp.diag(scale * slope), jnp.diag(scale * curvature)
+        )
         if features is None:  # an activation that is not elementwise
             return super().pair_jets(u)
-        cusp = axis_jets(self._cusp_term, u)
+        if self.cusp is None:
+            zero = jnp.zeros((), u.dtype)
+            cusp = (zero, jnp.zeros_like(u), jnp.zeros_like(u))
+        else:
+            value, g1, g2 = _elementwise_derivatives(self._cusp_of_square, jnp.sum(squares))
+            cusp = (value, g1 * slope, g2 * slope**2 + g1 * curvature)
         return tuple((f, c) for f, c in zip(features, cusp))
 
     def readout(self, pair_sum: tuple[Float[Array, " F"], Float[Array, ""]]) -> Float[Array, ""]:
@@ -329,3 +343,11 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         self.check_configuration(x)
         features, cusp = jax.vmap(self.pair_terms)(self.pair_displacements(jnp.asarray(x)))
         return apply_deepset(None, self.rho, self.pooling, features) + jnp.sum(cusp)
+
+
+def _elementwise_derivatives(fn, x):
+    """``fn(x)`` and its first and second derivatives, for ``fn`` acting on each element alone."""
+    ones = jnp.ones_like(x)
+    value, slope = jax.jvp(fn, (x,), (ones,))
+    curvature = jax.jvp(lambda v: jax.jvp(fn, (v,), (ones,))[1], (x,), (ones,))[1]
+    return value, slope, curvature
