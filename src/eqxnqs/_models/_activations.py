@@ -20,6 +20,7 @@ softplus, silu, elu, ...) have no such cancellation and are used as they are.
 Every eqxnqs MLP applies `stable` to its activations.
 """
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -96,17 +97,18 @@ def activation_derivatives(fn: Callable):
         return _tanh_derivatives
     if fn is stable_gelu:
         return _gelu_derivatives
-    name = _NAMES.get(fn) or next((n for n in ELEMENTWISE if getattr(jax.nn, n, None) is fn), None)
-    if name is None:
+    if not any(getattr(jax.nn, name, None) is fn for name in ELEMENTWISE):
         return None
+    return functools.partial(elementwise_derivatives, fn)
 
-    def derivatives(z):
-        ones = jnp.ones_like(z)
-        value, slope = jax.jvp(fn, (z,), (ones,))
-        curvature = jax.jvp(lambda v: jax.jvp(fn, (v,), (ones,))[1], (z,), (ones,))[1]
-        return value, slope, curvature
 
-    return derivatives
+def elementwise_derivatives(fn: Callable, x):
+    """``fn(x)`` and its first and second derivatives, for an ``fn`` that acts on each
+    element of ``x`` alone (forward mode along a tangent of ones)."""
+    ones = jnp.ones_like(x)
+    value, slope = jax.jvp(fn, (x,), (ones,))
+    curvature = jax.jvp(lambda v: jax.jvp(fn, (v,), (ones,))[1], (x,), (ones,))[1]
+    return value, slope, curvature
 
 
 #: jax.nn activations whose derivatives can cancel, and their stable replacements.

@@ -9,6 +9,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._geometry import box_from_hilbert, check_box, check_particle_count, sine_displacement
 from .._typing import Initializer, RealArray, typechecked
+from ._activations import elementwise_derivatives
 from ._deepset import apply_deepset
 from ._features import phi_widths, rho_widths
 from ._mlp import MLP, check_param_dtype
@@ -313,7 +314,7 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         rule. The same numbers as the generic forward-over-forward route
         (tested), at a fraction of its cost.
         """
-        squares, slope, curvature = _elementwise_derivatives(self._squares, u)
+        squares, slope, curvature = elementwise_derivatives(self._squares, u)
         scale = self.input_scale / jnp.asarray(self.box, dtype=u.dtype) ** 2
         features = self.phi.jets(
             scale * squares, jnp.diag(scale * slope), jnp.diag(scale * curvature)
@@ -324,7 +325,7 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
             zero = jnp.zeros((), u.dtype)
             cusp = (zero, jnp.zeros_like(u), jnp.zeros_like(u))
         else:
-            value, g1, g2 = _elementwise_derivatives(self._cusp_of_square, jnp.sum(squares))
+            value, g1, g2 = elementwise_derivatives(self._cusp_of_square, jnp.sum(squares))
             cusp = (value, g1 * slope, g2 * slope**2 + g1 * curvature)
         return tuple((f, c) for f, c in zip(features, cusp))
 
@@ -343,11 +344,3 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         self.check_configuration(x)
         features, cusp = jax.vmap(self.pair_terms)(self.pair_displacements(jnp.asarray(x)))
         return apply_deepset(None, self.rho, self.pooling, features) + jnp.sum(cusp)
-
-
-def _elementwise_derivatives(fn, x):
-    """``fn(x)`` and its first and second derivatives, for ``fn`` acting on each element alone."""
-    ones = jnp.ones_like(x)
-    value, slope = jax.jvp(fn, (x,), (ones,))
-    curvature = jax.jvp(lambda v: jax.jvp(fn, (v,), (ones,))[1], (x,), (ones,))[1]
-    return value, slope, curvature
