@@ -14,8 +14,9 @@ with products of sigmoids, ``tanh' = 4 sigma(2x) sigma(-2x)`` and ``gelu' =
 sigma(2y) + 2 x y' sigma(2y) sigma(-2y)`` (``y = sqrt(2/pi) (x + 0.044715
 x^3)``): no sum cancels, so a saturated unit's derivatives of every order
 are zero to rounding, jitted or not. `activation_derivatives` gives the value
-and the first two derivatives at once, from the same sigmoids (Taylor-mode
-jets, `MLP.jets`). The other jax.nn activations (sigmoid,
+and the first two derivatives at once, from the same sigmoids, both from one
+exponential ``e^{-2|y|}`` (Taylor-mode jets, `MLP.jets`; gelu's value there is
+``x sigma(2y)``, within an ulp or two of JAX's). The other jax.nn activations (sigmoid,
 softplus, silu, elu, ...) have no such cancellation and are used as they are.
 Every eqxnqs MLP applies `stable` to its activations.
 """
@@ -32,8 +33,12 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 
 def _sigmoid_pair(y):
     """``(sigma(2y), sigma(-2y))``: ``(1 + tanh y) / 2`` and ``(1 - tanh y) / 2`` without
-    cancellation."""
-    return jax.nn.sigmoid(2.0 * y), jax.nn.sigmoid(-2.0 * y)
+    cancellation, from one exponential ``e^{-2|y|}`` (at most 1: nothing overflows)."""
+    decay = jnp.exp(-2.0 * jnp.abs(y))
+    large = 1.0 / (1.0 + decay)
+    small = decay * large
+    positive = y >= 0
+    return jnp.where(positive, large, small), jnp.where(positive, small, large)
 
 
 def _tanh_derivatives(x):
@@ -49,7 +54,7 @@ def _gelu_derivatives(x):
     up, down = _sigmoid_pair(y)
     both = up * down
     curvature = 2.0 * both * (2.0 * dy + x * ddy + 2.0 * x * dy**2 * (down - up))
-    return jax.nn.gelu(x), up + 2.0 * x * dy * both, curvature
+    return x * up, up + 2.0 * x * dy * both, curvature
 
 
 @jax.custom_jvp
@@ -74,8 +79,8 @@ def stable_gelu(x):
 @stable_gelu.defjvp
 def _stable_gelu_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    value, slope, _ = _gelu_derivatives(x)
-    return value, slope * t
+    _, slope, _ = _gelu_derivatives(x)
+    return jax.nn.gelu(x), slope * t
 
 
 #: jax.nn activations that act on each element alone (so that their derivatives are too).

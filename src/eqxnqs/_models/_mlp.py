@@ -90,8 +90,8 @@ class MLP(eqx.Module):
     def jets(
         self,
         x: Float[Array, " in_size"],
-        first: Float[Array, "k in_size"],
-        second: Float[Array, "k in_size"],
+        first: Float[Array, "k in_size"] | Float[Array, " in_size"],
+        second: Float[Array, "k in_size"] | Float[Array, " in_size"],
     ) -> (
         tuple[Float[Array, " out_size"], Float[Array, "k out_size"], Float[Array, "k out_size"]]
         | None
@@ -101,12 +101,18 @@ class MLP(eqx.Module):
         `first` and `second` are the input's derivatives along each direction
         (Taylor mode: each layer maps the three once, and an activation's
         derivatives are evaluated once per unit and shared by the directions).
+        Given with shape ``(in_size,)``, they are the diagonals of ``(k, in_size)``
+        arrays with ``k = in_size`` (each direction moves one input alone), and
+        the first layer scales its weights' columns instead of multiplying.
         ``None`` when an activation is not elementwise.
         """
         activations = [self.activation] * (len(self.layers) - 1) + [self.final_activation]
-        for layer, activation in zip(self.layers, activations):
+        for index, (layer, activation) in enumerate(zip(self.layers, activations)):
             x = _dense(layer, x)
-            first, second = first @ layer.weight.T, second @ layer.weight.T
+            if index == 0 and first.ndim == 1:
+                first, second = first[:, None] * layer.weight.T, second[:, None] * layer.weight.T
+            else:
+                first, second = first @ layer.weight.T, second @ layer.weight.T
             if activation is None:
                 continue
             derivatives = activation_derivatives(activation)

@@ -40,9 +40,14 @@ autodiff of `pair_terms` by default (`pair_jets`). The DeepSet overrides
 `MLP.jets` carries value, first and second derivatives through phi's layers
 together, with each activation's derivatives evaluated once per unit
 (forward over forward evaluates them once per axis, and the tanh/gelu
-custom derivatives twice). ``R``'s gradient and Hessian are taken once at
-``S``. The pair sums use a circulant layout (`circulant_pairs`) so that
-collecting them per particle needs no scatter, which is slow on the CPU.
+custom derivatives twice), from one exponential per unit for tanh and gelu;
+the first layer scales its weights by the per-axis derivatives instead of
+multiplying by a diagonal matrix; and each pair's sines and cosines are
+evaluated once (`computed_once`: XLA on the CPU otherwise recomputes them
+in every loop that reads them, which was half the kinetic energy's time).
+``R``'s gradient and Hessian are taken once at ``S``. The pair sums use a
+circulant layout (`circulant_pairs`) so that collecting them per particle
+needs no scatter, which is slow on the CPU.
 """
 
 import abc

@@ -15,6 +15,7 @@ from ._features import phi_widths, rho_widths
 from ._mlp import MLP, check_param_dtype
 from ._pairwise import PairwiseLogAmplitude
 from ._pooling import linear_pooling_weight, resolve_pooling
+from ._xla import computed_once
 
 RHO_READOUTS = ("linear", "netket")
 
@@ -287,8 +288,26 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         return self.phi(self._phi_input(u)), self._cusp_term(u)
 
     def _squares(self, u: Float[Array, " dim"]) -> Float[Array, " dim"]:
-        """``d_a^2`` per axis (``d`` the sine displacement): each axis on its own."""
-        return sine_displacement(u, jnp.asarray(self.box, dtype=u.dtype)) ** 2
+        """``d_a^2`` per axis (``d`` the sine displacement): each axis on its own.
+
+        `computed_once`: every term and derivative of the pair reads them.
+        """
+        return computed_once(sine_displacement(u, jnp.asarray(self.box, dtype=u.dtype)) ** 2)
+
+    def _squares_jets(self, u: Float[Array, " dim"]):
+        """`_squares` and its first and second derivatives along each axis, shape ``(dim,)`` each.
+
+        From one sine and one cosine per axis, both `computed_once`: autodiff
+        of `_squares` evaluates the sine and the cosine again for each
+        derivative (the same numbers, tested).
+        """
+        box = jnp.asarray(self.box, dtype=u.dtype)
+        phase = jnp.pi * u / box
+        sine, cosine = computed_once(jnp.sin(phase)), computed_once(jnp.cos(phase))
+        # d = (L/2) sin(phase), d' = (pi/2) cos(phase), d'' = -(pi^2 / 2L) sin(phase).
+        d, slope = box / 2.0 * sine, jnp.pi / 2.0 * cosine
+        curvature = -(jnp.pi**2) / (2.0 * box) * sine
+        return d**2, 2.0 * d * slope, 2.0 * (slope**2 + d * curvature)
 
     def _phi_input(self, u: Float[Array, " dim"]) -> Float[Array, " dim"]:
         """``s (d/L)^2`` per axis: each axis on its own."""
@@ -314,11 +333,9 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         rule. The same numbers as the generic forward-over-forward route
         (tested), at a fraction of its cost.
         """
-        squares, slope, curvature = elementwise_derivatives(self._squares, u)
+        squares, slope, curvature = self._squares_jets(u)
         scale = self.input_scale / jnp.asarray(self.box, dtype=u.dtype) ** 2
-        features = self.phi.jets(
-            scale * squares, jnp.diag(scale * slope), jnp.diag(scale * curvature)
-        )
+        features = self.phi.jets(scale * squares, scale * slope, scale * curvature)
         if features is None:  # an activation that is not elementwise
             return super().pair_jets(u)
         if self.cusp is None:
