@@ -173,3 +173,14 @@ def test_kinetic_energy_evaluates_each_sine_and_cosine_once(dim):
     hlo = compiled.as_text()
     assert _loops_calling(hlo, "sine") == 1
     assert _loops_calling(hlo, "cosine") == 1
+
+
+def test_deepset_kinetic_steps_keep_their_jets_the_same_size():
+    # samples_per_step ~ 2^17 / (N^2 D), a power of 2 up to 256 (the measured optimum).
+    sizes = {(10, 1): 256, (16, 3): 128, (32, 3): 32, (64, 3): 8, (30, 2): 64, (400, 3): 1}
+    for (n, dim), want in sizes.items():
+        model = eqxnqs.DeepSetRelDistance(
+            (5.0,) * dim, n, layers_phi=1, features_phi=4, layers_rho=1, features_rho=1,
+            key=jax.random.key(0),
+        )  # fmt: skip
+        assert model.samples_per_step == want

@@ -263,6 +263,18 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
     def _pooling_weight(self) -> float | None:
         return linear_pooling_weight(self.pooling, self.n_pairs)
 
+    @property
+    def samples_per_step(self) -> int:
+        """Samples `eqxnqs.KineticEnergy` vectorises at a time: a power of 2 near
+        ``2^17 / (N^2 D)``, at most 256.
+
+        A step's per-pair jets (``N^2 D / 2`` pairs and axes per sample, each
+        as long as phi's width) then have about the same size at every N; the
+        constant is the fastest measured (Results page, "Speed").
+        """
+        target = 2**17 // (self.n_particles**2 * self.dim)
+        return max(1, min(256, 2 ** (target.bit_length() - 1) if target else 1))
+
     def hyperparameters(self) -> dict:
         """Every constructor argument but the initialisers and `key`, as given to it."""
         return dict(
