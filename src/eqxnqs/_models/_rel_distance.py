@@ -302,9 +302,11 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
     def _squares(self, u: Float[Array, " dim"]) -> Float[Array, " dim"]:
         """``d_a^2`` per axis (``d`` the sine displacement): each axis on its own.
 
-        `computed_once`: every term and derivative of the pair reads them.
+        Not `computed_once`: in a single-particle move the product with the
+        identity costs more than the sines it saves (Results page, "Speed");
+        the kinetic energy's route, `_squares_jets`, is.
         """
-        return computed_once(sine_displacement(u, jnp.asarray(self.box, dtype=u.dtype)) ** 2)
+        return sine_displacement(u, jnp.asarray(self.box, dtype=u.dtype)) ** 2
 
     def _squares_jets(self, u: Float[Array, " dim"]):
         """`_squares` and its first and second derivatives along each axis, shape ``(dim,)`` each.
