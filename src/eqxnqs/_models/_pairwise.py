@@ -44,7 +44,7 @@ custom derivatives twice), from one exponential per unit for tanh and gelu;
 the first layer scales its weights by the per-axis derivatives instead of
 multiplying by a diagonal matrix; and each pair's sines and cosines are
 evaluated once (`computed_once`: XLA on the CPU otherwise recomputes them
-in every loop that reads them, which was half the kinetic energy's time).
+in every loop that reads them).
 ``R``'s gradient and Hessian are taken once at ``S``. The pair sums use a
 circulant layout (`circulant_pairs`) so that collecting them per particle
 needs no scatter, which is slow on the CPU.

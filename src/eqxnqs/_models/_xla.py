@@ -2,10 +2,10 @@
 
 XLA's CPU compiler counts ``sin`` and ``cos`` of real numbers as cheap, so it
 recomputes them inside every fused loop that reads them, once per element of
-that loop: the DeepSet's per-axis ``d_a^2`` and its two derivatives were each
-recomputed in about seven loops, some of them 16 features wide, which was
-about half the time of the kinetic energy at N = 16 in 3D. A matrix product
-is never fused into a loop, so a product with the identity matrix makes its
+that loop: the DeepSet's per-axis ``d_a^2`` and its two derivatives were
+recomputed in about ten loops, some of them as wide as phi, a large part of
+the kinetic energy's time (Results page, "Speed"). A matrix product is
+never fused into a loop, so a product with the identity matrix makes its
 operand be computed once and read from memory by every user.
 """
 
