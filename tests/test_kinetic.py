@@ -57,12 +57,23 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_grad_and_hessian_diagonal_match_autodiff(case):
+    # Also the weighted Laplacian (the kinetic energy's route), with unequal weights.
     box, n, overrides = CASES[case]
     model = _build(box, n, **overrides)
     x = random_configurations(jax.random.key(1), 8, n, box)
-    ours = jax.jit(jax.vmap(lambda m, xs: m.grad_and_hessian_diagonal(xs), (None, 0)))(model, x)
-    ref = jax.jit(jax.vmap(_reference_derivatives, (None, 0)))(model, x)
-    for got, want in zip(ours, ref):
+    weights = jnp.linspace(0.5, 2.0, x.shape[-1])
+
+    def ours(m, xs):
+        grad, diagonal = m.grad_and_hessian_diagonal(xs)
+        return grad, diagonal, *m.grad_and_laplacian(xs, weights)
+
+    def reference(m, xs):
+        grad, diagonal = _reference_derivatives(m, xs)
+        return grad, diagonal, grad, weights @ diagonal
+
+    results = jax.jit(jax.vmap(ours, (None, 0)))(model, x)
+    references = jax.jit(jax.vmap(reference, (None, 0)))(model, x)
+    for got, want in zip(results, references):
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL * np.max(np.abs(want)))
 
 

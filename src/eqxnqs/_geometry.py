@@ -13,6 +13,8 @@ import netket.experimental as nkx
 import numpy as np
 from jaxtyping import Array, Float
 
+from ._xla import sine
+
 
 def check_box(box: float | Sequence[float]) -> tuple[float, ...]:
     """Side lengths of a periodic box as a tuple of positive floats.
@@ -69,13 +71,13 @@ def sine_displacement(
     `chord_distance` for a distance that is). Units are those of ``u`` and
     ``box``.
     """
-    return box / 2.0 * jnp.sin(jnp.pi * u / box)
+    return box / 2.0 * sine(jnp.pi * u / box)
 
 
 def chord_distance(u: Float[Array, "... dim"], box: Float[Array, " dim"]) -> Float[Array, "..."]:
     """``|(L/pi) sin(pi u / L)|`` over the axes: a smooth periodic distance equal to ``|u|``
     to first order for close particles (and ``L/pi`` at ``u = L/2`` in 1D)."""
-    return jnp.linalg.norm(box / jnp.pi * jnp.sin(jnp.pi * u / box), axis=-1)
+    return jnp.linalg.norm(box / jnp.pi * sine(jnp.pi * u / box), axis=-1)
 
 
 def periodic_vector(
@@ -83,7 +85,7 @@ def periodic_vector(
 ) -> Float[Array, "... dim"]:
     """``(L / 2 pi) sin(2 pi u / L)`` per axis: odd, periodic and smooth, ``u`` itself for
     close particles, and zero at ``u = L/2`` (the vector of the triplet and backflow)."""
-    return box / (2.0 * jnp.pi) * jnp.sin(2.0 * jnp.pi * u / box)
+    return box / (2.0 * jnp.pi) * sine(2.0 * jnp.pi * u / box)
 
 
 def cutoff_envelope(r: Float[Array, "..."], cutoff: float) -> Float[Array, "..."]:

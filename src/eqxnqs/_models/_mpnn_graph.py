@@ -4,6 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._xla import sin_cos, sine
+
 
 def neighbours(n_particles: int) -> np.ndarray:
     """``(N, N - 1)`` indices: row ``i`` lists ``(i + 1 + s) mod N`` for ``s = 0 .. N - 2``."""
@@ -21,5 +23,5 @@ def edge_features(u: Float[Array, "... dim"], box: Float[Array, " dim"]) -> Floa
     then climbs in energy while its variance falls).
     """
     phase = 2.0 * jnp.pi * u / box
-    squared = jnp.sum(jnp.sin(phase / 2.0) ** 2, axis=-1, keepdims=True)
-    return jnp.concatenate([jnp.sin(phase), jnp.cos(phase), squared], axis=-1)
+    squared = jnp.sum(sine(phase / 2.0) ** 2, axis=-1, keepdims=True)
+    return jnp.concatenate([*sin_cos(phase), squared], axis=-1)

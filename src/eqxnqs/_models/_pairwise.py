@@ -35,16 +35,22 @@ and periodic in the box. With ``S = sum_p t(u_p)`` flattened to a vector,
         + \nabla R \cdot \partial^2_{ia} S.
 
 The per-pair derivatives along the D axes are forward-over-forward
-autodiff of `pair_terms` by default (`pair_jets`). The DeepSet overrides
-`pair_jets` in Taylor mode: its phi input depends on each axis alone, and
-`MLP.jets` carries value, first and second derivatives through phi's layers
-together, with each activation's derivatives evaluated once per unit
-(forward over forward evaluates them once per axis, and the tanh/gelu
-custom derivatives twice), from one exponential per unit for tanh and gelu;
-the first layer scales its weights by the per-axis derivatives instead of
-multiplying by a diagonal matrix; and each pair's sines and cosines are
-evaluated once (`computed_once`: XLA on the CPU otherwise recomputes them
-in every loop that reads them).
+autodiff of `pair_terms` by default (`pair_jets`). The kinetic energy needs
+only the weighted Laplacian, so its route (`grad_and_laplacian`) asks each
+pair for its second derivatives already summed over the axes with the
+weights of its two particles (`pair_laplacian_jets`), and sums those over
+the pairs. The DeepSet overrides both in Taylor mode: its phi input depends
+on each axis alone, and `MLP.jets` / `MLP.laplacian_jets` carry value, first
+derivatives and second-order part through phi's layers together (a forward
+Laplacian: one second-order vector per pair instead of D), with each
+activation's derivatives evaluated once per unit (forward over forward
+evaluates them once per axis, and the tanh/gelu custom derivatives twice),
+from one exponential per unit for tanh and gelu; the first layer scales its
+weights by the per-axis derivatives instead of multiplying by a diagonal
+matrix; and each pair's sines and cosines are evaluated once, by a
+vectorised polynomial (`sin_cos` and `computed_once`: XLA on the CPU
+evaluates its own one element at a time, and again in every loop that reads
+them).
 ``R``'s gradient and Hessian are taken once at ``S``. The pair sums use a
 circulant layout (`circulant_pairs`) so that collecting them per particle
 needs no scatter, which is slow on the CPU.
@@ -90,6 +96,19 @@ class PairwiseLogAmplitude(PeriodicLogAmplitude):
         override it with a faster route to the same numbers.
         """
         return axis_jets(self.pair_terms, u)
+
+    def pair_laplacian_jets(self, u: Float[Array, " dim"], metric: Float[Array, " dim"]):
+        """`pair_terms`, its first derivatives along each axis of ``u``, and
+        ``sum_a metric_a d^2/du_a^2`` of it.
+
+        Returns ``(value, first, laplacian)``: pytrees shaped like
+        `pair_terms`, ``first`` with a leading axis of length ``dim``. By
+        default from `pair_jets`; a model may carry the weighted sum through
+        its layers instead of each axis's second derivative (a forward
+        Laplacian), as the DeepSet does.
+        """
+        value, first, second = self.pair_jets(u)
+        return value, first, jax.tree.map(lambda s: jnp.tensordot(metric, s, axes=1), second)
 
     @property
     def sums_pairs(self) -> bool:
@@ -187,12 +206,12 @@ class PairwiseLogAmplitude(PeriodicLogAmplitude):
         return pairwise_grad_and_hessian_diagonal(self, x)
 
     def grad_and_laplacian(self, x, weights):
-        """As `PeriodicLogAmplitude.grad_and_laplacian`, from `grad_and_hessian_diagonal`
-        in O(N^2) (folx's Laplacian when `sums_pairs` is false)."""
+        """As `PeriodicLogAmplitude.grad_and_laplacian`, from `pair_laplacian_jets` in
+        O(N^2) (folx's Laplacian when `sums_pairs` is false)."""
         if not self.sums_pairs:
             return super().grad_and_laplacian(x, weights)
-        grad, hessian_diagonal = self.grad_and_hessian_diagonal(x)
-        return grad, jnp.sum(weights * hessian_diagonal)
+        self.check_configuration(x)
+        return pairwise_grad_and_laplacian(self, jnp.asarray(x), weights)
 
     def grad_and_directional_laplacian(self, x, directions):
         """As `PeriodicLogAmplitude.grad_and_directional_laplacian`, from the pair terms'
@@ -323,20 +342,64 @@ def pairwise_grad_and_directional_laplacian(
     return grad.reshape(-1), inner + outer
 
 
+def pairwise_grad_and_laplacian(model: PairwiseLogAmplitude, x: Float[Array, " n_dof"], weights):
+    r"""``(grad, sum_k w_k d^2 log psi / dx_k^2)`` of ``model(x)`` in O(N^2).
+
+    A pair ``p = (i, j)`` enters ``x_i`` and ``x_j`` along each axis ``a``,
+    so its second derivatives count with the metric ``w_ia + w_ja``:
+
+    .. math::
+        \sum_k w_k \partial_k^2 \log\psi = \nabla R \cdot \sum_p \sum_a
+            (w_{ia} + w_{ja})\, \partial^2_{u_a} t_p
+            + \sum_{ia} w_{ia}\, \partial_{ia} S^T H_R\, \partial_{ia} S,
+
+    and `pair_laplacian_jets` gives each pair's weighted sum at once.
+    """
+    w = jnp.broadcast_to(jnp.asarray(weights, dtype=x.dtype), x.shape)
+    w = w.reshape(model.n_particles, model.dim)
+    grad, quadratic, laplacian, readout_grad, pair_weights = _pair_derivatives(model, x, w)
+    total = sum(jnp.sum((leaf @ g) @ pair_weights) for leaf, g in zip(laplacian, readout_grad))
+    return grad, total + jnp.sum(w * quadratic)
+
+
 def pairwise_grad_and_hessian_diagonal(model: PairwiseLogAmplitude, x: Float[Array, " n_dof"]):
     """``(grad, hessian_diagonal)`` of ``model(x)`` in O(N^2), each of shape ``(n_dof,)``."""
+    grad, quadratic, second, readout_grad, pair_weights = _pair_derivatives(model, x, None)
+    shifts, _ = circulant_pairs(model.n_particles)
+    curvature = sum(
+        _per_particle(leaf @ g, shifts, pair_weights, 1.0) for leaf, g in zip(second, readout_grad)
+    )
+    return grad, (curvature + quadratic).reshape(-1)
+
+
+def _pair_derivatives(model: PairwiseLogAmplitude, x, w):
+    """What both routes share, from each pair's jets in the circulant layout.
+
+    Returns ``(grad, quadratic, second, readout_grad, pair_weights)``:
+    ``d log psi / dx`` ``(n_dof,)``; ``dS_ia^T H_R dS_ia`` per particle and
+    axis ``(N, D)``; each leaf's second-order jets, ``(N, K, D, m)`` per
+    axis (`pair_jets`, ``w`` None) or ``(N, K, m)`` summed with the metric
+    of the weights ``w`` ``(N, D)`` (`pair_laplacian_jets`); ``R``'s
+    gradient per leaf; the circulant pairs' weights.
+    """
     n, dim = model.n_particles, model.dim
     positions = x.reshape(n, dim)
-    shifts, weights = circulant_pairs(n)
+    shifts, pair_weights = circulant_pairs(n)
     partners = (np.arange(n)[:, None] + shifts[None, :]) % n
     u = positions[:, None, :] - positions[partners]  # (N, K, D)
-    value, first, second = jax.vmap(jax.vmap(model.pair_jets))(u)
-    # Every leaf of the pair terms as columns: value (N, K, m), first/second (N, K, D, m).
+    if w is None:
+        value, first, second = jax.vmap(jax.vmap(model.pair_jets))(u)
+        per_axis = (dim,)
+    else:
+        metric = w[:, None, :] + w[partners]  # (N, K, D)
+        value, first, second = jax.vmap(jax.vmap(model.pair_laplacian_jets))(u, metric)
+        per_axis = ()
+    # Every leaf of the pair terms as columns: value (N, K, m), first (N, K, D, m).
     value = [leaf.reshape(n, len(shifts), -1) for leaf in jax.tree.leaves(value)]
     first = [leaf.reshape(n, len(shifts), dim, -1) for leaf in jax.tree.leaves(first)]
-    second = [leaf.reshape(n, len(shifts), dim, -1) for leaf in jax.tree.leaves(second)]
+    second = [leaf.reshape(n, len(shifts), *per_axis, -1) for leaf in jax.tree.leaves(second)]
     sizes = np.cumsum([leaf.shape[-1] for leaf in value])[:-1]
-    pair_sum = jnp.concatenate([jnp.einsum("k,ikm->m", weights, leaf) for leaf in value])
+    pair_sum = jnp.concatenate([jnp.einsum("k,ikm->m", pair_weights, leaf) for leaf in value])
     _, unravel = ravel_pytree(model.pair_terms(u[0, 0]))
 
     def readout(s):
@@ -346,14 +409,10 @@ def pairwise_grad_and_hessian_diagonal(model: PairwiseLogAmplitude, x: Float[Arr
     readout_hessian = [
         jnp.split(row, sizes, axis=1) for row in jnp.split(jax.hessian(readout)(pair_sum), sizes)
     ]
-    ds = [_per_particle(leaf, shifts, weights, -1.0) for leaf in first]  # (N, D, m) each
+    ds = [_per_particle(leaf, shifts, pair_weights, -1.0) for leaf in first]  # (N, D, m) each
     grad = sum(d @ g for d, g in zip(ds, readout_grad))
-    hessian_diagonal = sum(
-        _per_particle(leaf @ g, shifts, weights, 1.0) for leaf, g in zip(second, readout_grad)
-    )
+    quadratic = 0.0
     for a, ds_a in enumerate(ds):
         for b, ds_b in enumerate(ds):
-            hessian_diagonal = hessian_diagonal + jnp.einsum(
-                "idm,mn,idn->id", ds_a, readout_hessian[a][b], ds_b
-            )
-    return grad.reshape(-1), hessian_diagonal.reshape(-1)
+            quadratic = quadratic + jnp.einsum("idm,mn,idn->id", ds_a, readout_hessian[a][b], ds_b)
+    return grad.reshape(-1), quadratic, second, readout_grad, pair_weights

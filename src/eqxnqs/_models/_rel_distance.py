@@ -9,13 +9,13 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._geometry import box_from_hilbert, check_box, check_particle_count, sine_displacement
 from .._typing import Initializer, RealArray, typechecked
+from .._xla import computed_once, sin_cos
 from ._activations import elementwise_derivatives
 from ._deepset import apply_deepset
 from ._features import phi_widths, rho_widths
 from ._mlp import MLP, check_param_dtype
 from ._pairwise import PairwiseLogAmplitude
 from ._pooling import linear_pooling_weight, resolve_pooling
-from ._xla import computed_once
 
 RHO_READOUTS = ("linear", "netket")
 
@@ -311,13 +311,13 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
     def _squares_jets(self, u: Float[Array, " dim"]):
         """`_squares` and its first and second derivatives along each axis, shape ``(dim,)`` each.
 
-        From one sine and one cosine per axis, both `computed_once`: autodiff
-        of `_squares` evaluates the sine and the cosine again for each
-        derivative (the same numbers, tested).
+        From one `sin_cos` per axis, `computed_once` (both in one loop): autodiff of `_squares`
+        evaluates the sine and the cosine again for each derivative (the same
+        numbers, tested).
         """
         box = jnp.asarray(self.box, dtype=u.dtype)
         phase = jnp.pi * u / box
-        sine, cosine = computed_once(jnp.sin(phase)), computed_once(jnp.cos(phase))
+        sine, cosine = jnp.split(computed_once(jnp.concatenate(sin_cos(phase))), 2)
         # d = (L/2) sin(phase), d' = (pi/2) cos(phase), d'' = -(pi^2 / 2L) sin(phase).
         d, slope = box / 2.0 * sine, jnp.pi / 2.0 * cosine
         curvature = -(jnp.pi**2) / (2.0 * box) * sine
@@ -347,17 +347,36 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
         rule. The same numbers as the generic forward-over-forward route
         (tested), at a fraction of its cost.
         """
+        return self._taylor_jets(u, None)
+
+    def pair_laplacian_jets(self, u: Float[Array, " dim"], metric: Float[Array, " dim"]):
+        """As `pair_jets`, but phi's second derivatives are carried as their one weighted
+        sum over the axes (`MLP.laplacian_jets`, a forward Laplacian): the kinetic
+        energy's route."""
+        return self._taylor_jets(u, metric)
+
+    def _taylor_jets(self, u, metric):
+        """`pair_jets` (``metric`` None) or `pair_laplacian_jets`."""
         squares, slope, curvature = self._squares_jets(u)
         scale = self.input_scale / jnp.asarray(self.box, dtype=u.dtype) ** 2
-        features = self.phi.jets(scale * squares, scale * slope, scale * curvature)
+        if metric is None:
+            features = self.phi.jets(scale * squares, scale * slope, scale * curvature)
+        else:
+            features = self.phi.laplacian_jets(
+                scale * squares, scale * slope, metric * scale * curvature, metric
+            )
         if features is None:  # an activation that is not elementwise
-            return super().pair_jets(u)
+            if metric is None:
+                return super().pair_jets(u)
+            return super().pair_laplacian_jets(u, metric)
         if self.cusp is None:
             zero = jnp.zeros((), u.dtype)
             cusp = (zero, jnp.zeros_like(u), jnp.zeros_like(u))
         else:
             value, g1, g2 = elementwise_derivatives(self._cusp_of_square, jnp.sum(squares))
             cusp = (value, g1 * slope, g2 * slope**2 + g1 * curvature)
+        if metric is not None:
+            cusp = (cusp[0], cusp[1], metric @ cusp[2])
         return tuple((f, c) for f, c in zip(features, cusp))
 
     def readout(self, pair_sum: tuple[Float[Array, " F"], Float[Array, ""]]) -> Float[Array, ""]:
