@@ -64,7 +64,7 @@ def _sin_cos_jvp(primals, tangents):
 
 
 def sine(x: Float[Array, "..."]) -> Float[Array, "..."]:
-    """``sin x`` by `sin_cos`: what every periodic feature of eqxnqs evaluates."""
+    """``sin x`` by `sin_cos`: what the wavefunctions' periodic features evaluate."""
     return sin_cos(x)[0]
 
 
