@@ -311,9 +311,9 @@ class DeepSetRelDistance(PairwiseLogAmplitude):
     def _squares_jets(self, u: Float[Array, " dim"]):
         """`_squares` and its first and second derivatives along each axis, shape ``(dim,)`` each.
 
-        From one `sin_cos` per axis, `computed_once` (both in one loop): autodiff of `_squares`
-        evaluates the sine and the cosine again for each derivative (the same
-        numbers, tested).
+        From one `sin_cos` per axis, `computed_once` (sine and cosine in one
+        loop); autodiff of `_squares` would evaluate them again for each
+        derivative (the same numbers, tested).
         """
         box = jnp.asarray(self.box, dtype=u.dtype)
         phase = jnp.pi * u / box
