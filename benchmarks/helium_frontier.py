@@ -71,6 +71,11 @@ ANSATZE = {
         dict(model="mpnn", mpnn_features=8, mpnn_layers=4, mpnn_heads=1, n_samples=512),
         None,
     ),
+    # Linteau et al.'s network at their size (and their sample count)
+    "edge-mpnn": (
+        dict(model="edge-mpnn", mpnn_features=8, mpnn_layers=4, n_samples=512),
+        None,
+    ),
 }
 
 

@@ -45,6 +45,14 @@ ROWS = {
         n_samples=512,
         n_chains=16,
     ),
+    # Linteau et al.'s own network (eqxnqs.EdgeMPNN) at their size, 512 samples, 16 chains.
+    "edge-mpnn-reference": dict(
+        model="edge-mpnn",
+        mpnn_features=8,
+        mpnn_layers=4,
+        n_samples=512,
+        n_chains=16,
+    ),
     "mpnn-reference-all-particle": dict(
         model="mpnn",
         mpnn_features=8,

@@ -57,13 +57,13 @@ def assert_kinetic_energy_matches_netket(model, hilbert, masses, x):
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.max(np.abs(want)))
 
 
-def symmetry_cases(n_particles):
+def symmetry_cases(n_particles, dims=(1, 2, 3)):
     """Hypothesis cases (dim, seed, images) for a test of `symmetry_images`, 30 of them."""
 
     def decorate(test):
         return settings(max_examples=30, deadline=None)(
             given(
-                dim=st.sampled_from([1, 2, 3]),
+                dim=st.sampled_from(list(dims)),
                 seed=st.integers(0, 2**31 - 1),
                 images=st.lists(
                     st.integers(-3, 3), min_size=3 * n_particles, max_size=3 * n_particles

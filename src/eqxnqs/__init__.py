@@ -24,8 +24,10 @@ from ._geometry import (
 from ._models._backflow import Backflow as Backflow
 from ._models._backflow import with_backflow as with_backflow
 from ._models._deepset import DeepSetMLP as DeepSetMLP
+from ._models._edge_mpnn import EdgeMPNN as EdgeMPNN
 from ._models._jastrow import McMillanJastrow as McMillanJastrow
 from ._models._jastrow import PowerLawJastrow as PowerLawJastrow
+from ._models._linteau import from_linteau as from_linteau
 from ._models._mlp import MLP as MLP
 from ._models._mpnn import MPNN as MPNN
 from ._models._pairwise import PairwiseLogAmplitude as PairwiseLogAmplitude

@@ -69,7 +69,7 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
       repeats (rho's then ends in 1).
 
     What the named configuration leaves open follows the settings given: the
-    MPNN gets `CAUTIOUS_SR`, ``driver="vmc"`` no clipping and no trust region,
+    MPNNs get `CAUTIOUS_SR`, ``driver="vmc"`` no clipping and no trust region,
     and fewer than 3 particles no triplet factor.
 
     ``configure(**config.flat())`` gives `config` back.
@@ -81,7 +81,7 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
     values = dict(SYSTEM_CONFIGURATIONS[system])
     if netket_example:
         values.update(NETKET_EXAMPLE)
-    if settings.get("model") == "mpnn":
+    if settings.get("model") in ("mpnn", "edge-mpnn"):
         values.update(CAUTIOUS_SR)
     if settings.get("driver") == "vmc":
         values.update(clip_local_energy=None, max_norm=None)

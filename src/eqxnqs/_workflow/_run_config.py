@@ -58,14 +58,17 @@ class ModelConfig(Settings):
 
     kind: str = setting(
         "deepset",
-        "deepset (DeepSetRelDistance) or mpnn (message passing with attention, times a "
-        "McMillan cusp factor of exponent cusp_exponent)",
-        OneOf("deepset", "mpnn"),
+        "deepset (DeepSetRelDistance), mpnn (message passing with attention over particles) "
+        "or edge-mpnn (Linteau et al.'s, attention over paths through a third particle); "
+        "each MPNN times a McMillan cusp factor of exponent cusp_exponent",
+        OneOf("deepset", "mpnn", "edge-mpnn"),
         option="model",
     )
-    mpnn_features: int = setting(16, "mpnn: width of the node and edge states", POSITIVE_INTEGER)
-    mpnn_layers: int = setting(2, "mpnn: message-passing layers", POSITIVE_INTEGER)
-    mpnn_heads: int = setting(2, "mpnn: attention heads", POSITIVE_INTEGER)
+    mpnn_features: int = setting(
+        16, "mpnn, edge-mpnn: width of the node and edge states", POSITIVE_INTEGER
+    )
+    mpnn_layers: int = setting(2, "mpnn, edge-mpnn: message-passing layers", POSITIVE_INTEGER)
+    mpnn_heads: int = setting(2, "mpnn: attention heads (edge-mpnn has one)", POSITIVE_INTEGER)
     layers_phi: int = setting(2, "deepset: number of phi layers", POSITIVE_INTEGER)
     features_phi: tuple[int, ...] = setting((16, 16), "deepset: phi widths (one repeats)", WIDTHS)
     layers_rho: int = setting(3, "deepset: number of rho layers", POSITIVE_INTEGER)
@@ -131,8 +134,9 @@ class ModelConfig(Settings):
     )
     init_from: str | None = setting(
         None,
-        "start from the parameters of a saved model (model.eqx, or a run folder): the same "
-        "model at any N, or the one inside the backflow",
+        "start from the parameters of a saved model (model.eqx, a run folder, or a state of "
+        "Linteau et al., .mpack, for edge-mpnn): the same model at any N, or the one inside "
+        "the backflow",
         optional(TEXT),
     )
 
@@ -144,8 +148,8 @@ class ModelConfig(Settings):
             except ValueError as error:
                 raise ConfigError(str(error)) from None
         require(
-            not (self.kind == "mpnn" and self.jastrow == "mcmillan" and self.cusp_exponent),
-            "model mpnn already has a McMillan factor (its cusp, exponent cusp_exponent); "
+            not (self.kind != "deepset" and self.jastrow == "mcmillan" and self.cusp_exponent),
+            f"model {self.kind} already has a McMillan factor (its cusp, exponent cusp_exponent); "
             "drop jastrow mcmillan or set cusp_exponent to None.",
         )
 

@@ -18,6 +18,7 @@ from jax.experimental import multihost_utils
 
 from .._models._activations import activation_by_name, activation_name
 from .._models._backflow import Backflow
+from .._models._edge_mpnn import EdgeMPNN
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
 from .._models._mpnn import MPNN
 from .._models._pooling import pooling_name
@@ -57,25 +58,19 @@ def _deepset_from(hyper: dict, key) -> DeepSetRelDistance:
     return DeepSetRelDistance(box, n_particles, **hyper, key=key)
 
 
-def _jastrow_hyperparameters(model) -> dict:
+def _boxed_hyperparameters(model) -> dict:
     return {**model.hyperparameters(), "box": list(model.box)}
 
 
-def _jastrow_from(cls):
+def _built_from(cls, *, keyed: bool):
+    """``cls(box, n_particles, **rest)`` from saved hyperparameters (and `key` if `keyed`)."""
+
     def build(hyper: dict, key):
         hyper = dict(hyper)
-        return cls(hyper.pop("box"), hyper.pop("n_particles"), **hyper)
+        random = {"key": key} if keyed else {}
+        return cls(hyper.pop("box"), hyper.pop("n_particles"), **hyper, **random)
 
     return build
-
-
-def _mpnn_hyperparameters(model: MPNN) -> dict:
-    return {**model.hyperparameters(), "box": list(model.box)}
-
-
-def _mpnn_from(hyper: dict, key) -> MPNN:
-    hyper = dict(hyper)
-    return MPNN(hyper.pop("box"), hyper.pop("n_particles"), **hyper, key=key)
 
 
 def _sum_hyperparameters(model: SumLogAmplitude) -> dict:
@@ -105,10 +100,23 @@ def _backflow_from(hyper: dict, key) -> Backflow:
 #: The models that can be saved: class name -> (hyperparameters to JSON, JSON to model).
 MODEL_CLASSES = {
     "DeepSetRelDistance": (DeepSetRelDistance, _deepset_hyperparameters, _deepset_from),
-    "McMillanJastrow": (McMillanJastrow, _jastrow_hyperparameters, _jastrow_from(McMillanJastrow)),
-    "PowerLawJastrow": (PowerLawJastrow, _jastrow_hyperparameters, _jastrow_from(PowerLawJastrow)),
-    "TripletJastrow": (TripletJastrow, _jastrow_hyperparameters, _jastrow_from(TripletJastrow)),
-    "MPNN": (MPNN, _mpnn_hyperparameters, _mpnn_from),
+    "McMillanJastrow": (
+        McMillanJastrow,
+        _boxed_hyperparameters,
+        _built_from(McMillanJastrow, keyed=False),
+    ),
+    "PowerLawJastrow": (
+        PowerLawJastrow,
+        _boxed_hyperparameters,
+        _built_from(PowerLawJastrow, keyed=False),
+    ),
+    "TripletJastrow": (
+        TripletJastrow,
+        _boxed_hyperparameters,
+        _built_from(TripletJastrow, keyed=False),
+    ),
+    "MPNN": (MPNN, _boxed_hyperparameters, _built_from(MPNN, keyed=True)),
+    "EdgeMPNN": (EdgeMPNN, _boxed_hyperparameters, _built_from(EdgeMPNN, keyed=True)),
     "SumLogAmplitude": (SumLogAmplitude, _sum_hyperparameters, _sum_from),
     "Backflow": (Backflow, _backflow_hyperparameters, _backflow_from),
 }

@@ -14,7 +14,9 @@ import optax
 
 from .._models._activations import activation_by_name
 from .._models._backflow import with_backflow
+from .._models._edge_mpnn import EdgeMPNN
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
+from .._models._linteau import from_linteau
 from .._models._mpnn import MPNN
 from .._models._periodic import PeriodicLogAmplitude
 from .._models._rel_distance import DeepSetRelDistance
@@ -68,16 +70,16 @@ class RunFolderError(ValueError):
 def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     """The wavefunction of `config.model` (`eqxnqs.ModelConfig`) for `system`.
 
-    The network (DeepSet, or MPNN times its McMillan cusp factor), times the
+    The network (DeepSet, or an MPNN times its McMillan cusp factor), times the
     Jastrow factor that ``jastrow`` names, if any, and the triplet factor if
     ``three_body``; all at backflow coordinates if ``backflow``, and starting
     from ``init_from``'s parameters.
     """
     key = jax.random.key(config.seed)
     model_config = config.model
-    if model_config.kind == "mpnn":
-        terms = [
-            MPNN(
+    if model_config.kind in ("mpnn", "edge-mpnn"):
+        if model_config.kind == "mpnn":
+            network = MPNN(
                 system.box,
                 system.n_particles,
                 node_features=model_config.mpnn_features,
@@ -88,7 +90,16 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
                 activation=model_config.activation,
                 key=key,
             )
-        ]
+        else:
+            network = EdgeMPNN(
+                system.box,
+                system.n_particles,
+                features=model_config.mpnn_features,
+                n_layers=model_config.mpnn_layers,
+                activation=model_config.activation,
+                key=key,
+            )
+        terms = [network]
         if model_config.cusp_exponent is not None:
             terms.insert(
                 0,
@@ -139,7 +150,9 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     if model_config.three_body:
         terms.append(TripletJastrow(system.box, system.n_particles))
     model = terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
-    source = None if model_config.init_from is None else saved_model(Path(model_config.init_from))
+    source = None
+    if model_config.init_from is not None:
+        source = saved_model(Path(model_config.init_from), system)
     if not model_config.backflow:
         return model if source is None else initialised_from(model, source, model_config.init_from)
     flow_key = jax.random.fold_in(key, 1)
@@ -150,10 +163,13 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     return model if source is None else initialised_from(model, source, model_config.init_from)
 
 
-def saved_model(path: Path) -> PeriodicLogAmplitude:
-    """The model saved at `path`: a model file, or a run folder holding one."""
+def saved_model(path: Path, system: System) -> PeriodicLogAmplitude:
+    """The model saved at `path`: a model file, a run folder holding one, or a state of
+    Linteau et al. (``.mpack``, `eqxnqs.from_linteau`) in `system`'s box."""
     file = path / MODEL_FILE if path.is_dir() else path
     try:
+        if file.suffix == ".mpack":
+            return from_linteau(file, system.box, system.n_particles)
         return load(file)
     except (OSError, ValueError) as error:
         raise ConfigError(
