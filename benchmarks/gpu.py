@@ -18,9 +18,11 @@ One process, on JAX's default device (named in the table's first line):
    Hessian and folx, at N = 30 in 2D;
 3. 2D helium, N = 30 at 0.050 A^-2 in the reference's Hamiltonian and cell
    (``helium_frontier.py``'s case ``2d-0.050``): the DeepSet times the triplet
-   factor (the command line's default) and the MPNN at the reference's size
-   (4 layers, width 8, 1 head, 512 samples), a few iterations each: seconds
-   per iteration after the first (which compiles) and the last E/N.
+   factor (the command line's default), the MPNN at the reference's size
+   (4 layers, width 8, 1 head, 512 samples) and the reference's own network
+   (`eqxnqs.EdgeMPNN`, 4 layers, width 8, 512 samples), a few iterations
+   each: seconds per iteration after the first (which compiles) and the last
+   E/N.
 
 The tables are printed and, with ``--out``, written as Markdown. Times to
 -0.795 K need the long runs of ``helium_frontier.py``.
@@ -47,6 +49,7 @@ import eqxnqs
 HELIUM_RUNS = [
     ("DeepSet x triplet", ANSATZE["triplet"][0], 6),
     ("MPNN (reference size)", ANSATZE["mpnn"][0], 4),
+    ("EdgeMPNN (Linteau et al.'s network and size)", ANSATZE["edge-mpnn"][0], 4),
 ]
 #: The final estimate and observables, cut to what a time-per-iteration table needs.
 SHORT_ENDING = dict(final_samples=4096, g1_samples=64, g1_points=4)

@@ -57,6 +57,17 @@ def assert_kinetic_energy_matches_netket(model, hilbert, masses, x):
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.max(np.abs(want)))
 
 
+def perturbed(model, scale=0.3, seed=7):
+    """Every array of ``model`` plus Gaussian noise, so that a zero-started readout is not zero."""
+    arrays, static = eqx.partition(model, eqx.is_array)
+    leaves, tree = jax.tree.flatten(arrays)
+    keys = jax.random.split(jax.random.key(seed), len(leaves))
+    noisy = [
+        leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves)
+    ]
+    return eqx.combine(jax.tree.unflatten(tree, noisy), static)
+
+
 def symmetry_cases(n_particles, dims=(1, 2, 3)):
     """Hypothesis cases (dim, seed, images) for a test of `symmetry_images`, 30 of them."""
 

@@ -14,6 +14,7 @@ import eqxnqs
 from eqxnqs._workflow._vmc_run import build_model
 from helpers import (
     assert_kinetic_energy_matches_netket,
+    perturbed,
     random_configurations,
     symmetry_cases,
     symmetry_images,
@@ -23,23 +24,12 @@ BOXES = {2: (5.0, 6.5), 3: (4.0, 4.5, 5.0)}
 N = 4
 
 
-def _perturbed(model, scale=0.3, seed=7):
-    """Every array of ``model`` plus Gaussian noise, so the zero-started scale is not zero."""
-    arrays, static = eqx.partition(model, eqx.is_array)
-    leaves, tree = jax.tree.flatten(arrays)
-    keys = jax.random.split(jax.random.key(seed), len(leaves))
-    noisy = [
-        leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves)
-    ]
-    return eqx.combine(jax.tree.unflatten(tree, noisy), static)
-
-
 @functools.cache
 def _model(dim, n_particles=N):
     network = eqxnqs.EdgeMPNN(
         BOXES[dim], n_particles, features=3, n_layers=2, key=jax.random.key(dim)
     )
-    model = _perturbed(network)
+    model = perturbed(network)
     return model, eqx.filter_jit(model)
 
 

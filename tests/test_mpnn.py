@@ -12,6 +12,7 @@ import pytest
 import eqxnqs
 from helpers import (
     assert_kinetic_energy_matches_netket,
+    perturbed,
     random_configurations,
     symmetry_cases,
     symmetry_images,
@@ -19,17 +20,6 @@ from helpers import (
 
 BOXES = {1: (6.0,), 2: (5.0, 6.5), 3: (4.0, 4.5, 5.0)}
 N = 5
-
-
-def _perturbed(model, scale=0.3, seed=7):
-    """Every array of ``model`` plus Gaussian noise, so the zero-started readout is not zero."""
-    arrays, static = eqx.partition(model, eqx.is_array)
-    leaves, tree = jax.tree.flatten(arrays)
-    keys = jax.random.split(jax.random.key(seed), len(leaves))
-    noisy = [
-        leaf + scale * jax.random.normal(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves)
-    ]
-    return eqx.combine(jax.tree.unflatten(tree, noisy), static)
 
 
 @functools.cache
@@ -45,7 +35,7 @@ def _model(dim):
         readout_features=4,
         key=jax.random.key(dim),
     )
-    model = _perturbed(mpnn)
+    model = perturbed(mpnn)
     return model, eqx.filter_jit(model)
 
 
@@ -60,7 +50,7 @@ def test_new_network_starts_at_zero_and_is_float64():
 
 def test_param_dtype_sets_every_parameter_and_the_computation():
     box = (5.0, 6.0)
-    model = _perturbed(eqxnqs.MPNN(box, 4, param_dtype=jnp.float32, key=jax.random.key(0)))
+    model = perturbed(eqxnqs.MPNN(box, 4, param_dtype=jnp.float32, key=jax.random.key(0)))
     wide = eqxnqs.MPNN(box, 4, key=jax.random.key(0))
     assert {leaf.dtype for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_array))} == {
         jnp.dtype("float32")
@@ -154,7 +144,7 @@ def test_written_out_laplacian_matches_folx(dim, n_particles, n_layers, n_heads,
         activation=activation,
         key=jax.random.key(n_layers),
     )
-    model = _perturbed(mpnn, seed=dim)
+    model = perturbed(mpnn, seed=dim)
     x = random_configurations(jax.random.key(8), 4, n_particles, box)
     weights = jnp.linspace(0.5, 1.5, n_particles * dim)
 
@@ -171,7 +161,7 @@ def test_written_out_laplacian_matches_folx(dim, n_particles, n_layers, n_heads,
 
 def test_sum_with_an_mpnn_takes_the_generic_routes(tmp_path):
     box = (6.0,)
-    mpnn = _perturbed(eqxnqs.MPNN(box, 4, node_features=4, edge_features=4, key=jax.random.key(0)))
+    mpnn = perturbed(eqxnqs.MPNN(box, 4, node_features=4, edge_features=4, key=jax.random.key(0)))
     total = eqxnqs.SumLogAmplitude(eqxnqs.McMillanJastrow(box, 4, exponent=5, b=0.5), mpnn)
     assert not total.sums_pairs
     x = random_configurations(jax.random.key(5), 3, 4, box)

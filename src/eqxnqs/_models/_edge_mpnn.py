@@ -52,7 +52,7 @@ from .._geometry import check_box, check_particle_count
 from .._typing import RealArray, typechecked
 from .._xla import sin_cos, sine
 from ._activations import activation_by_name
-from ._mlp import MLP, _dense, check_param_dtype, mlp
+from ._mlp import MLP, _dense, check_param_dtype, check_sizes, mlp
 from ._periodic import PeriodicLogAmplitude
 
 _kernel_init = jax.nn.initializers.lecun_normal()
@@ -163,9 +163,7 @@ class EdgeMPNN(PeriodicLogAmplitude):
                 "sampling never sees; use eqxnqs.MPNN (smooth at contact) in 1D."
             )
         check_particle_count(n_particles)
-        for name, value in dict(features=features, n_layers=n_layers).items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        check_sizes(features=features, n_layers=n_layers)
         act = activation_by_name(activation)
         dtype = check_param_dtype(param_dtype)
         self.n_particles, self.features, self.n_layers = n_particles, features, n_layers

@@ -186,6 +186,13 @@ def mlp(in_size: int, widths, activation, *, dtype=jnp.float64, key: PRNGKeyArra
     )
 
 
+def check_sizes(**sizes) -> None:
+    """Refuse any of `sizes` (a network's widths and counts) that is not a positive integer."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+
+
 def check_param_dtype(param_dtype) -> jnp.dtype:
     """`param_dtype` as a floating dtype; float64 needs ``jax_enable_x64``."""
     dtype = jnp.dtype(param_dtype)

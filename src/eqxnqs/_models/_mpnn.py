@@ -43,7 +43,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from .._geometry import check_box, check_particle_count
 from .._typing import RealArray, typechecked
 from ._activations import activation_by_name
-from ._mlp import MLP, _dense, check_param_dtype, mlp
+from ._mlp import MLP, _dense, check_param_dtype, check_sizes, mlp
 from ._mpnn_graph import edge_features, neighbours
 from ._mpnn_laplacian import mpnn_grad_and_laplacian
 from ._periodic import PeriodicLogAmplitude
@@ -170,7 +170,7 @@ class MPNN(PeriodicLogAmplitude):
         """
         self.box = check_box(box)
         check_particle_count(n_particles)
-        sizes = dict(
+        check_sizes(
             node_features=node_features,
             edge_features=edge_features,
             n_layers=n_layers,
@@ -178,9 +178,6 @@ class MPNN(PeriodicLogAmplitude):
             head_features=head_features,
             readout_features=readout_features,
         )
-        for name, value in sizes.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         act = activation_by_name(activation)
         dtype = check_param_dtype(param_dtype)
         self.n_particles = n_particles
