@@ -33,33 +33,18 @@ from eqxnqs._workflow._vmc_run import build_driver, build_model
 REFERENCE_SYSTEM = dict(
     system="helium-2d", n_particles=30, density=0.050, cell="triangular", truncation="shifted"
 )
+#: The reference's network size: 4 layers of width 8; 512 samples, 16 chains.
+REFERENCE_SIZE = dict(mpnn_features=8, mpnn_layers=4, n_samples=512, n_chains=16)
 ROWS = {
     "triplet": dict(three_body=True),
     "triplet-backflow": dict(three_body=True, backflow=True),
-    # The reference's network size: 4 layers, width 8, 1 head; 512 samples, 16 chains.
-    "mpnn-reference": dict(
-        model="mpnn",
-        mpnn_features=8,
-        mpnn_layers=4,
-        mpnn_heads=1,
-        n_samples=512,
-        n_chains=16,
-    ),
-    # Linteau et al.'s own network (eqxnqs.EdgeMPNN) at their size, 512 samples, 16 chains.
-    "edge-mpnn-reference": dict(
-        model="edge-mpnn",
-        mpnn_features=8,
-        mpnn_layers=4,
-        n_samples=512,
-        n_chains=16,
-    ),
+    "mpnn-reference": dict(model="mpnn", mpnn_heads=1, **REFERENCE_SIZE),
+    # Linteau et al.'s own network (eqxnqs.EdgeMPNN) at their size.
+    "edge-mpnn-reference": dict(model="edge-mpnn", **REFERENCE_SIZE),
     "mpnn-reference-all-particle": dict(
         model="mpnn",
-        mpnn_features=8,
-        mpnn_layers=4,
         mpnn_heads=1,
-        n_samples=512,
-        n_chains=16,
+        **REFERENCE_SIZE,
         sampler="gaussian",
         sampler_sigma=0.05,
         sweep_size=64,

@@ -68,6 +68,15 @@ def perturbed(model, scale=0.3, seed=7):
     return eqx.combine(jax.tree.unflatten(tree, noisy), static)
 
 
+def assert_starts_at_zero_in_float64(model, box):
+    """A new network's log psi is 0 on random configurations, and every array is float64."""
+    x = random_configurations(jax.random.key(1), 3, model.n_particles, box)
+    np.testing.assert_array_equal(jax.vmap(model)(x), 0.0)
+    assert {leaf.dtype for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_array))} == {
+        jnp.dtype("float64")
+    }
+
+
 def symmetry_cases(n_particles, dims=(1, 2, 3)):
     """Hypothesis cases (dim, seed, images) for a test of `symmetry_images`, 30 of them."""
 

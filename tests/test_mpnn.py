@@ -12,6 +12,7 @@ import pytest
 import eqxnqs
 from helpers import (
     assert_kinetic_energy_matches_netket,
+    assert_starts_at_zero_in_float64,
     perturbed,
     random_configurations,
     symmetry_cases,
@@ -41,11 +42,7 @@ def _model(dim):
 
 def test_new_network_starts_at_zero_and_is_float64():
     model = eqxnqs.MPNN((5.0, 6.0), 4, key=jax.random.key(0))
-    x = random_configurations(jax.random.key(1), 3, 4, (5.0, 6.0))
-    np.testing.assert_array_equal(jax.vmap(model)(x), 0.0)
-    assert {leaf.dtype for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_array))} == {
-        jnp.dtype("float64")
-    }
+    assert_starts_at_zero_in_float64(model, (5.0, 6.0))
 
 
 def test_param_dtype_sets_every_parameter_and_the_computation():

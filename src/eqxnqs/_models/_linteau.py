@@ -42,9 +42,14 @@ def _array(tree, path: tuple[str, ...], shape: tuple[int, ...]):
     return value
 
 
+def _load_kernel(tree, path, linear: eqx.nn.Linear) -> eqx.nn.Linear:
+    """`linear` with the Flax kernel (``(in, out)``) at `path` as its weight."""
+    kernel = _array(tree, path, (linear.in_features, linear.out_features))
+    return eqx.tree_at(lambda lin: lin.weight, linear, kernel.T)
+
+
 def _load_linear(tree, path, linear: eqx.nn.Linear) -> eqx.nn.Linear:
-    weight = _array(tree, (*path, "kernel"), (linear.in_features, linear.out_features)).T
-    linear = eqx.tree_at(lambda lin: lin.weight, linear, weight)
+    linear = _load_kernel(tree, (*path, "kernel"), linear)
     if linear.bias is None:
         return linear
     bias = _array(tree, (*path, "bias"), (linear.out_features,))
@@ -59,17 +64,13 @@ def _load_mlp(tree, path, mlp: MLP, names: tuple[str, ...]) -> MLP:
 
 
 def _load_layer(tree, path, k: int, layer: EdgeAttentionLayer) -> EdgeAttentionLayer:
-    def weight(name, linear):
-        loaded = _array(tree, (*path, name), (linear.in_features, linear.out_features)).T
-        return eqx.tree_at(lambda lin: lin.weight, linear, loaded)
-
     hidden = ("linear1", "linear2")
     return eqx.tree_at(
         lambda lay: (lay.to_query, lay.to_key, lay.attention, lay.message, lay.update),
         layer,
         (
-            weight(f"query_{k}", layer.to_query),
-            weight(f"key_{k}", layer.to_key),
+            _load_kernel(tree, (*path, f"query_{k}"), layer.to_query),
+            _load_kernel(tree, (*path, f"key_{k}"), layer.to_key),
             _load_mlp(tree, (*path, "MLP_0"), layer.attention, hidden),
             _load_mlp(tree, (*path, "MLP_1"), layer.message, hidden),
             _load_mlp(tree, (*path, "MLP_3"), layer.update, hidden),
