@@ -188,3 +188,30 @@ def test_with_backflow_keeps_the_hard_core_at_the_bare_coordinates():
     # The sampler's surrogate: the same terms with the backflow's inner at the bare coordinates.
     assert not any(isinstance(t, eqxnqs.Backflow) for t in model.surrogate.terms)
     assert len(model.surrogate.terms) == 4
+
+
+def test_new_chains_of_a_backflow_start_from_the_surrogate():
+    # Lattice starts in a box of spacing 1 put some pairs about half a spacing apart; the
+    # surrogate's hard core (McMillan, b = 1) moves every chain out of such configurations
+    # before the first sample, and a model without a surrogate keeps the lattice start.
+    n, box = 9, (3.0, 3.0)
+    bare = eqxnqs.SumLogAmplitude(
+        eqxnqs.McMillanJastrow(box, n, b=1.0), eqxnqs.TripletJastrow(box, n, strength=-0.5)
+    )
+    model = eqxnqs.with_backflow(bare, widths=(4,), key=jax.random.key(1))
+    hilbert = eqxnqs.periodic_particles(n, box)
+
+    def closest(m):
+        sampler = eqxnqs.SingleParticleMetropolis(hilbert, sigma=0.2, n_chains=16)
+        vstate = eqxnqs.make_mcstate(sampler, m, n_samples=16, seed=0, sampler_seed=5)
+        x = vstate.sampler_state.σ.reshape(16, n, 2)
+        r = jax.vmap(lambda y: eqxnqs.minimum_image_distances(y, jnp.asarray(box)))(x)
+        return np.asarray(jnp.min(r, axis=1)), vstate
+
+    lattice, _ = closest(bare)
+    burnt_in, vstate = closest(model)
+    assert lattice.min() < 0.6  # the test can fail
+    assert burnt_in.min() > 0.6
+    np.testing.assert_allclose(
+        vstate.sampler_state.log_prob, 2 * jax.vmap(model)(vstate.sampler_state.σ), rtol=1e-12
+    )

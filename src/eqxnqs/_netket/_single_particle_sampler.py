@@ -21,6 +21,8 @@ rounding does not accumulate. A model without fast moves
 whole forward passes.
 """
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,6 +35,7 @@ from .._geometry import box_from_hilbert
 from ._framework import wrapped_model
 
 START_CHOICES = ("lattice", "uniform")
+BURN_IN_SWEEPS = 16
 
 
 def _checked_target(target_acceptance):
@@ -264,7 +267,32 @@ class SingleParticleMetropolis(MetropolisSampler):
 
     def _init_state(self, machine, parameters, key):
         state = super()._init_state(machine, parameters, key)
-        return SingleParticleSamplerState(state.σ, state.rng, state.rule_state, state.log_prob)
+        state = SingleParticleSamplerState(state.σ, state.rng, state.rule_state, state.log_prob)
+        model = wrapped_model(machine, parameters) if isinstance(machine, EquinoxWrapper) else None
+        if model is None or model.surrogate is None or not model.surrogate.has_fast_moves:
+            return state
+        return self._surrogate_burn_in(machine, parameters, state)
+
+    @partial(jax.jit, static_argnums=1)
+    def _surrogate_burn_in(self, machine, parameters, state):
+        """New chains of a model with a surrogate: `BURN_IN_SWEEPS` sweeps by the surrogate.
+
+        A lattice start can put two particles half a spacing apart, where a
+        trained backflow softens the hard core (its quasi-particles sit farther
+        apart than the particles): chains started there on a trained backflow
+        can stay for hundreds of sweeps in configurations of tiny weight and
+        very low local energy. The surrogate (the same terms without the
+        backflow) keeps its hard core, and a few of its O(N) sweeps move the
+        chains to where the model's weight is. Only where the chains begin
+        changes; every sample still comes from the surrogate transitions.
+        """
+        model = wrapped_model(machine, parameters)
+        state, _ = self._sweep(model.surrogate, state, BURN_IN_SWEEPS * self.sweep_size)
+        return state.replace(
+            log_prob=self.machine_pow * jax.vmap(model)(state.σ),
+            n_accepted_proc=jnp.zeros_like(state.n_accepted_proc),
+            n_steps_proc=jnp.zeros_like(state.n_steps_proc),
+        )
 
     def _reset(self, machine, parameters, state):
         state = super()._reset(machine, parameters, state)
