@@ -71,6 +71,9 @@ def test_helium_frontier_formats_a_row_and_its_gap():
     assert set(frontier.CASES) == {"2d-0.050", "2d-0.04344", "3d", "3d-64"}
     config = eqxnqs.configure(**frontier.CASES["2d-0.050"][0])
     assert config.build_system().reference_energy_per_particle is not None
+    first, second = frontier.ANSATZE["backflow"]  # the second stage is a valid configuration
+    flat = eqxnqs.configure(**frontier.CASES["3d"][0], **first, **second).flat()
+    assert flat["backflow"] and flat["three_body"] and flat["learning_rate_end"] == 0.002
 
 
 def test_reference_observables_average_shells():
