@@ -214,6 +214,12 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
+def _transition_surrogate(model):
+    """`model`'s surrogate if the sampler moves its chains by surrogate transitions."""
+    surrogate = model.surrogate
+    return surrogate if surrogate is not None and surrogate.has_fast_moves else None
+
+
 class SingleParticleSamplerState(MetropolisSamplerState):
     """NetKet's Metropolis sampler state, with the counts of the surrogate transitions.
 
@@ -269,7 +275,7 @@ class SingleParticleMetropolis(MetropolisSampler):
         state = super()._init_state(machine, parameters, key)
         state = SingleParticleSamplerState(state.σ, state.rng, state.rule_state, state.log_prob)
         model = wrapped_model(machine, parameters) if isinstance(machine, EquinoxWrapper) else None
-        if model is None or model.surrogate is None or not model.surrogate.has_fast_moves:
+        if model is None or _transition_surrogate(model) is None:
             return state
         return self._surrogate_burn_in(machine, parameters, state)
 
@@ -277,17 +283,16 @@ class SingleParticleMetropolis(MetropolisSampler):
     def _surrogate_burn_in(self, machine, parameters, state):
         """New chains of a model with a surrogate: `BURN_IN_SWEEPS` sweeps by the surrogate.
 
-        A lattice start can put two particles half a spacing apart, where a
-        trained backflow softens the hard core (its quasi-particles sit farther
-        apart than the particles): chains started there on a trained backflow
-        can stay for hundreds of sweeps in configurations of tiny weight and
-        very low local energy. The surrogate (the same terms without the
-        backflow) keeps its hard core, and a few of its O(N) sweeps move the
-        chains to where the model's weight is. Only where the chains begin
+        A lattice start can put two particles half a spacing apart. On a
+        trained backflow, chains started there can stay for hundreds of sweeps
+        in such configurations, where few segments pass the model's test, and
+        which chains in equilibrium do not visit. The surrogate's own O(N)
+        moves take them out within a few sweeps. Only where the chains begin
         changes; every sample still comes from the surrogate transitions.
         """
         model = wrapped_model(machine, parameters)
-        state, _ = self._sweep(model.surrogate, state, BURN_IN_SWEEPS * self.sweep_size)
+        moves = BURN_IN_SWEEPS * self.sweep_size
+        state, _ = self._sweep(_transition_surrogate(model), state, moves)
         return state.replace(
             log_prob=self.machine_pow * jax.vmap(model)(state.σ),
             n_accepted_proc=jnp.zeros_like(state.n_accepted_proc),
@@ -307,8 +312,8 @@ class SingleParticleMetropolis(MetropolisSampler):
         model = wrapped_model(machine, parameters) if isinstance(machine, EquinoxWrapper) else None
         if model is None or self.chunk_size is not None:
             return super()._sample_next(machine, parameters, state)
-        surrogate = model.surrogate
-        if surrogate is None or not surrogate.has_fast_moves:
+        surrogate = _transition_surrogate(model)
+        if surrogate is None:
             if not model.has_fast_moves:
                 return super()._sample_next(machine, parameters, state)
             state, _ = self._sweep(model, state)
