@@ -10,6 +10,7 @@ import equinox as eqx
 import jax
 import netket as nk
 import numpy as np
+import optax
 import pytest
 from flax import serialization
 
@@ -275,3 +276,61 @@ def test_a_run_interrupted_anywhere_resumes_exactly(tmp_path):
     log, log_reference = (json.loads((f / "log.json").read_text()) for f in (out, reference))
     assert log["Energy"]["Mean"] == log_reference["Energy"]["Mean"]
     assert not any(path.name.startswith(".") for path in out.iterdir())
+
+
+def _schedule_counts(driver) -> list[int]:
+    states = jax.tree.leaves(
+        driver._optimizer_state, is_leaf=lambda s: isinstance(s, optax.ScaleByScheduleState)
+    )
+    return [int(s.count) for s in states if isinstance(s, optax.ScaleByScheduleState)]
+
+
+def test_the_backflow_joins_at_backflow_start_and_the_run_resumes_on_either_side(tmp_path):
+    # Iterations 0 and 1 without backflow, 2 and 3 with it, in one run and one log; the
+    # learning rate's schedule and the step count go on across the switch.
+    config = eqxnqs.configure(
+        n_particles=4,
+        features_phi=(4, 4),
+        layers_rho=2,
+        features_rho=(4, 1),
+        n_samples=64,
+        n_chains=8,
+        n_discard_per_chain=8,
+        final_samples=256,
+        g1_samples=8,
+        g1_points=2,
+        n_iter=4,
+        learning_rate_end=0.005,
+        decay_iter=2,
+        backflow=True,
+        backflow_start=2,
+        checkpoint_every=2,
+    )
+    out = tmp_path / "run"
+    seen = []
+
+    def record(step, log_data, driver):
+        seen.append((step, driver.step_count, _schedule_counts(driver)))
+        return True
+
+    eqxnqs.run_vmc(config, out, show_progress=False, callbacks=[record])
+    assert seen == [(step, step, [step]) for step in range(4)]
+    assert _iters(out) == [0, 1, 2, 3]
+    model = eqxnqs.load(out / "model.eqx")
+    assert isinstance(model.terms[-1], eqxnqs.Backflow)
+    # The checkpoint at iteration 2 holds the run before the backflow joined: resumed from
+    # it, the run switches and repeats the same iterations exactly.
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    (again / "checkpoint.mpack").write_bytes(b"damaged")
+    eqxnqs.run_vmc(config, again, resume=True, show_progress=False)
+    log, log_again = (json.loads((f / "log.json").read_text()) for f in (out, again))
+    assert log_again["Energy"]["Mean"] == log["Energy"]["Mean"]
+    # Resumed after the switch: the run goes on with the backflow.
+    seen.clear()
+    eqxnqs.run_vmc(
+        config.replace(n_iter=5), out, resume=True, show_progress=False, callbacks=[record]
+    )
+    assert seen == [(4, 4, [4])] and _iters(out) == [0, 1, 2, 3, 4]
+    for ours, theirs in zip(_leaves(out / "model.eqx"), jax.tree.leaves(model), strict=True):
+        assert ours.shape == np.shape(theirs)

@@ -66,6 +66,20 @@ def test_named_configurations_per_system_and_model():
     assert eqxnqs.configure(model="mpnn").g1_samples == 64
     assert eqxnqs.configure(model="mpnn", n_chains=128, n_samples=2048).g1_samples == 128
     assert eqxnqs.configure(backflow=True).g1_samples == 64
+    # helium-3d: the backflow joins after three quarters of the run, when the learning
+    # rate and shift have decayed; it follows a given n_iter, and leaves with the backflow
+    phases = {
+        settings: (c.model.backflow, c.model.backflow_start, c.optimizer.decay_iter)
+        for settings in ((), (("n_iter", 40),), (("backflow", False),), (("model", "mpnn"),))
+        for c in [eqxnqs.configure("helium-3d", **dict(settings))]
+    }
+    assert phases == {
+        (): (True, 120, 120),
+        (("n_iter", 40),): (True, 30, 30),
+        (("backflow", False),): (False, 0, None),
+        (("model", "mpnn"),): (False, 0, None),
+    }
+    assert eqxnqs.configure("helium-3d", n_iter=1).model.backflow_start == 0
     # a single width repeats
     model = eqxnqs.configure(layers_phi=3, features_phi=[8], layers_rho=2, features_rho=(4,)).model
     assert (model.features_phi, model.features_rho) == ((8, 8, 8), (4, 1))
@@ -82,6 +96,10 @@ def test_bad_settings_are_one_line_errors_named_by_their_option():
         (dict(n_chains=64, g1_samples=32), r"g1_samples \(32\) must be at least n_chains"),
         (dict(target_acceptance=1.0), r"target_acceptance must be in \(0, 1\) or None"),
         (dict(features_rho=(8, 8, 2)), "the last entry of features_rho must be 1"),
+        (dict(backflow_start=5), "^backflow_start needs backflow true.$"),
+        (dict(backflow=True, backflow_start=100), r"backflow_start \(100\) must be below n_iter"),
+        (dict(decay_iter=5), "^decay_iter needs learning_rate_end or diag_shift_end.$"),
+        (dict(learning_rate_end=1e-3, decay_iter=500), r"decay_iter \(500\) must be at most"),
     ]
     for settings, message in cases:
         with pytest.raises(eqxnqs.ConfigError, match=message):

@@ -107,8 +107,12 @@ def write_checkpoint(folder: Path, driver, log: AtomicJsonLog, step_count: int) 
     )
 
 
-def read_checkpoint(path: Path, driver) -> tuple[object, str, int]:
-    """Restore `driver` from a checkpoint; return it, the log text and the step count."""
+def read_checkpoint(path: Path, template) -> tuple[object, str, int]:
+    """Restore a driver from a checkpoint; return it, the log text and the step count.
+
+    `template(step_count)` gives the driver to restore into: a driver of the
+    run at the checkpoint's step count.
+    """
     path = Path(path)
     try:
         payload = serialization.msgpack_restore(path.read_bytes())
@@ -125,14 +129,18 @@ def read_checkpoint(path: Path, driver) -> tuple[object, str, int]:
             f"{CHECKPOINT_FORMAT_VERSION}"
         )
     try:
-        driver = serialization.from_state_dict(driver, payload["driver"])
         log_text, step_count = str(payload["log"]), int(payload["step_count"])
+    except Exception:
+        raise CheckpointError(f"{path.name} was written by a run with other settings") from None
+    driver = template(step_count)
+    try:
+        driver = serialization.from_state_dict(driver, payload["driver"])
     except Exception:
         raise CheckpointError(f"{path.name} was written by a run with other settings") from None
     return driver, log_text, step_count
 
 
-def resume_checkpoint(folder: Path, driver) -> tuple[object, str, int] | None:
+def resume_checkpoint(folder: Path, template) -> tuple[object, str, int] | None:
     """The newest readable checkpoint of the run in `folder`, restored as by `read_checkpoint`.
 
     `None` when the run has written none. When the newest cannot be read, the
@@ -149,7 +157,7 @@ def resume_checkpoint(folder: Path, driver) -> tuple[object, str, int] | None:
             problems.append(f"{path.name} is missing")
             continue
         try:
-            restored = read_checkpoint(path, driver)
+            restored = read_checkpoint(path, template)
         except CheckpointError as error:
             problems.append(str(error))
             continue

@@ -132,6 +132,12 @@ class ModelConfig(Settings):
         "learned MLP starting at zero",
         BOOLEAN,
     )
+    backflow_start: int = setting(
+        0,
+        "with backflow: the iteration at which it joins; the iterations before it train the "
+        "wavefunction without backflow (0: from the start)",
+        NON_NEGATIVE_INTEGER,
+    )
     init_from: str | None = setting(
         None,
         "start from the parameters of a saved model (model.eqx, a run folder, or a state of "
@@ -147,6 +153,10 @@ class ModelConfig(Settings):
                 resolve(features, getattr(self, f"layers_{name}"))
             except ValueError as error:
                 raise ConfigError(str(error)) from None
+        require(
+            self.backflow or self.backflow_start == 0,
+            "backflow_start needs backflow true.",
+        )
         require(
             not (self.kind != "deepset" and self.jastrow == "mcmillan" and self.cusp_exponent),
             f"model {self.kind} already has a McMillan factor (its cusp, exponent cusp_exponent); "
@@ -223,6 +233,12 @@ class OptimizerConfig(Settings):
         "the diagonal shift at the last iteration, reached geometrically, or none (constant)",
         optional(POSITIVE_NUMBER),
     )
+    decay_iter: int | None = setting(
+        None,
+        "the iteration at which learning_rate_end and diag_shift_end are reached; they stay "
+        "after it (none: n_iter)",
+        optional(POSITIVE_INTEGER),
+    )
     use_ntk: bool | None = setting(
         None,
         "SR in sample space (MinSR): true, false, or none (NetKet's choice: when the "
@@ -250,6 +266,16 @@ class OptimizerConfig(Settings):
     n_iter: int = setting(100, "total number of iterations", POSITIVE_INTEGER)
 
     def check(self) -> None:
+        require(
+            self.decay_iter is None
+            or self.learning_rate_end is not None
+            or self.diag_shift_end is not None,
+            "decay_iter needs learning_rate_end or diag_shift_end.",
+        )
+        require(
+            self.decay_iter is None or self.decay_iter <= self.n_iter,
+            f"decay_iter ({self.decay_iter}) must be at most n_iter ({self.n_iter}).",
+        )
         require(
             self.momentum is None or self.use_ntk is True,
             "momentum (SPRING) works in sample space: set use_ntk to true.",
@@ -344,6 +370,12 @@ class RunConfig:
             self.output.final_samples % chains == 0,
             f"final_samples ({self.output.final_samples}) must be a multiple of n_chains "
             f"({chains}).",
+        )
+        start = self.model.backflow_start
+        require(
+            start < self.optimizer.n_iter,
+            f"backflow_start ({start}) must be below n_iter ({self.optimizer.n_iter}): the "
+            "backflow would never join.",
         )
         g1 = self.output.g1_samples
         require(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import netket as nk
 import numpy as np
 import optax
@@ -155,12 +156,48 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
         source = saved_model(Path(model_config.init_from), system)
     if not model_config.backflow:
         return model if source is None else initialised_from(model, source, model_config.init_from)
-    flow_key = jax.random.fold_in(key, 1)
     if source is not None and carried_over(model, source) is not None:
         # A run without backflow: the new run starts from its wavefunction exactly.
-        return with_backflow(carried_over(model, source), key=flow_key)
-    model = with_backflow(model, key=flow_key)
+        return backflow_around(config, carried_over(model, source))
+    model = backflow_around(config, model)
     return model if source is None else initialised_from(model, source, model_config.init_from)
+
+
+def backflow_around(config: RunConfig, model: PeriodicLogAmplitude) -> PeriodicLogAmplitude:
+    """`model` at backflow coordinates, eta starting at zero (so the same wavefunction)."""
+    return with_backflow(model, key=jax.random.fold_in(jax.random.key(config.seed), 1))
+
+
+def without_backflow(config: RunConfig) -> RunConfig:
+    """The configuration of a run's iterations before ``backflow_start``."""
+    return config.replace(backflow=False, backflow_start=0)
+
+
+def backflow_driver(config: RunConfig, system: System, trained=None):
+    """The driver of the iterations from ``backflow_start`` on.
+
+    Its wavefunction is `trained` (the state at ``backflow_start``, without
+    backflow) at backflow coordinates; without `trained`, a template for a
+    checkpoint. Its new chains start as every run's do; the step count and the
+    learning-rate schedule go on from ``backflow_start``.
+    """
+    start = config.model.backflow_start
+    if trained is None:
+        trained = build_model(without_backflow(config), system)
+    driver = build_driver(config, system, backflow_around(config, trained))
+    driver._step_count = start
+
+    def at_start(state):
+        if isinstance(state, optax.ScaleByScheduleState):
+            return state._replace(count=jnp.asarray(start, dtype=state.count.dtype))
+        return state
+
+    driver._optimizer_state = jax.tree.map(
+        at_start,
+        driver._optimizer_state,
+        is_leaf=lambda x: isinstance(x, optax.ScaleByScheduleState),
+    )
+    return driver
 
 
 def saved_model(path: Path, system: System) -> PeriodicLogAmplitude:
@@ -254,9 +291,8 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
         seed=seed,
         sampler_seed=seed + 1,
     )
-    learning_rate = schedule(
-        optimization.learning_rate, optimization.learning_rate_end, optimization.n_iter
-    )
+    decay_iter = optimization.decay_iter or optimization.n_iter
+    learning_rate = schedule(optimization.learning_rate, optimization.learning_rate_end, decay_iter)
     optimizer = {"sgd": optax.sgd, "adam": optax.adam}[optimization.kind](learning_rate)
     if optimization.driver == "vmc_sr":
         # NetKet's own choice (NTK when parameters outnumber samples), made here so that
@@ -269,7 +305,7 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
                 system.hamiltonian,
                 optimizer,
                 diag_shift=schedule(
-                    optimization.diag_shift, optimization.diag_shift_end, optimization.n_iter
+                    optimization.diag_shift, optimization.diag_shift_end, decay_iter
                 ),
                 variational_state=vstate,
                 clip_local_energy=optimization.clip_local_energy,
@@ -282,10 +318,13 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
 
 
 def schedule(start: float, end: float | None, n_iter: int):
-    """`start`, or a schedule from `start` at step 0 to `end` at step `n_iter` (geometric)."""
+    """`start`, or a schedule from `start` at step 0 to `end` at step `n_iter`
+    (geometric), and `end` after it."""
     if end is None:
         return start
-    return optax.exponential_decay(start, transition_steps=n_iter, decay_rate=end / start)
+    return optax.exponential_decay(
+        start, transition_steps=n_iter, decay_rate=end / start, end_value=end
+    )
 
 
 def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
@@ -347,29 +386,48 @@ def run_vmc(
     prepare_folder(out, config, resume)
 
     system = config.build_system()
-    driver = build_driver(config, system, build_model(config, system))
+    start = config.model.backflow_start
+    first = without_backflow(config) if start else config
+
+    def template(step: int):
+        # A checkpoint at backflow_start holds the run before the backflow joined.
+        if start and step > start:
+            return backflow_driver(config, system)
+        return build_driver(first, system, build_model(first, system))
+
+    driver = None
     log = AtomicJsonLog(out / LOG_FILE)
     saved_step = None
-    restored = resume_checkpoint(out, driver) if resume else None
+    restored = resume_checkpoint(out, template) if resume else None
     if restored is not None:
         driver, log_text, saved_step = restored
         log = AtomicJsonLog.resume(out / LOG_FILE, log_text)
         print(f"Resuming {out} at iteration {saved_step}.")
+    if driver is None:
+        driver = template(0)
 
     checkpoints = CheckpointCallback(out, config.output.checkpoint_every, log, saved_step)
-    remaining = config.optimizer.n_iter - driver.step_count
-    if remaining > 0:
-        driver.run(
-            remaining,
-            out=log,
-            callback=[
-                StopOnNonFiniteEnergy(),
-                checkpoints,
-                *([_progress_bar(system, remaining)] if show_progress else []),
-                *callbacks,
-            ],
-            show_progress=False,
-        )
+
+    def train(driver, until: int) -> None:
+        remaining = until - driver.step_count
+        if remaining > 0:
+            driver.run(
+                remaining,
+                out=log,
+                callback=[
+                    StopOnNonFiniteEnergy(),
+                    checkpoints,
+                    *([_progress_bar(system, remaining)] if show_progress else []),
+                    *callbacks,
+                ],
+                show_progress=False,
+            )
+
+    if start and driver.step_count <= start:
+        train(driver, start)
+        print(f"The backflow joins at iteration {start}.")
+        driver = backflow_driver(config, system, model_from_state(driver.state))
+    train(driver, config.optimizer.n_iter)
     log.flush()
     if checkpoints.saved_step != driver.step_count:
         write_checkpoint(out, driver, log, driver.step_count)
