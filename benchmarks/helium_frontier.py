@@ -65,11 +65,11 @@ CASES = {
 
 #: Each ansatz: its settings, and for a second stage the settings that it adds.
 ANSATZE = {
-    "deepset": (dict(), None),
-    "triplet": (dict(three_body=True), None),
+    "deepset": (dict(three_body=False, backflow=False), None),
+    "triplet": (dict(three_body=True, backflow=False), None),
     # The second stage at helium-3d's final learning rate and shift (Results: 3D backflow)
     "backflow": (
-        dict(three_body=True),
+        dict(three_body=True, backflow=False),
         dict(
             backflow=True,
             learning_rate=0.002,

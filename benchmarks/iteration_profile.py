@@ -41,6 +41,13 @@ ROWS = {
     "mpnn-reference": dict(model="mpnn", mpnn_heads=1, **REFERENCE_SIZE),
     # Linteau et al.'s own network (eqxnqs.EdgeMPNN) at their size.
     "edge-mpnn-reference": dict(model="edge-mpnn", **REFERENCE_SIZE),
+    # Moves proposed by the McMillan factor (and triplet), one forward pass per segment.
+    "mpnn-reference-fast-terms": dict(
+        model="mpnn", mpnn_heads=1, **REFERENCE_SIZE, surrogate="fast-terms"
+    ),
+    "edge-mpnn-reference-fast-terms": dict(
+        model="edge-mpnn", **REFERENCE_SIZE, surrogate="fast-terms"
+    ),
     "mpnn-reference-all-particle": dict(
         model="mpnn",
         mpnn_heads=1,

@@ -72,8 +72,13 @@ def test_helium_frontier_formats_a_row_and_its_gap():
     config = eqxnqs.configure(**frontier.CASES["2d-0.050"][0])
     assert config.build_system().reference_energy_per_particle is not None
     first, second = frontier.ANSATZE["backflow"]  # the second stage is a valid configuration
-    flat = eqxnqs.configure(**frontier.CASES["3d"][0], **first, **second).flat()
+    flat = eqxnqs.configure(**frontier.CASES["3d"][0], **{**first, **second}).flat()
     assert flat["backflow"] and flat["three_body"] and flat["learning_rate_end"] == 0.002
+    # without a backflow, each ansatz is what it says in 3D too (helium-3d's own has one)
+    for name in ("deepset", "triplet"):
+        config = eqxnqs.configure(**frontier.CASES["3d"][0], **frontier.ANSATZE[name][0])
+        assert not config.model.backflow
+        assert config.model.three_body == (name == "triplet")
 
 
 def test_reference_observables_average_shells():

@@ -99,6 +99,10 @@ def test_bad_settings_are_one_line_errors_named_by_their_option():
         (dict(backflow_start=5), "^backflow_start needs backflow true.$"),
         (dict(backflow=True, backflow_start=100), r"backflow_start \(100\) must be below n_iter"),
         (dict(decay_iter=5), "^decay_iter needs learning_rate_end or diag_shift_end.$"),
+        (
+            dict(sampler="gaussian", surrogate="fast-terms"),
+            "^surrogate fast-terms needs sampler single-particle.$",
+        ),
         (dict(learning_rate_end=1e-3, decay_iter=500), r"decay_iter \(500\) must be at most"),
     ]
     for settings, message in cases:

@@ -233,3 +233,46 @@ def test_run_config_builds_the_mpnn_times_its_cusp_and_refuses_a_second_mcmillan
         eqxnqs.configure(model="mpnn", jastrow="mcmillan")
     with pytest.raises(eqxnqs.ConfigError, match="unknown model 'transformer'"):
         eqxnqs.ModelConfig(kind="transformer")
+
+
+def test_fast_terms_propose_and_the_mpnn_tests_each_segment():
+    # Two particles on a ring: |psi|^2 depends on u = x_1 - x_2 alone. With
+    # surrogate="fast-terms" the McMillan factor proposes the moves and psi (McMillan
+    # times an MPNN) tests every segment; the average of cos(2 pi u / L) must be psi's.
+    box = (4.0,)
+    mpnn = eqxnqs.MPNN(
+        box, 2, node_features=4, edge_features=4, n_layers=1, n_heads=1, head_features=2,
+        readout_features=4, key=jax.random.key(0),
+    )  # fmt: skip
+    # A random MPNN of order one, so that psi is far from the McMillan factor alone.
+    arrays, static = eqx.partition(mpnn, eqx.is_array)
+    leaves, treedef = jax.tree.flatten(arrays)
+    keys = jax.random.split(jax.random.key(1), len(leaves))
+    leaves = [leaf + 0.7 * jax.random.normal(k, leaf.shape) for leaf, k in zip(leaves, keys)]
+    mpnn = eqx.combine(jax.tree.unflatten(treedef, leaves), static)
+    model = eqxnqs.SumLogAmplitude(eqxnqs.McMillanJastrow(box, 2, b=0.6), mpnn)
+
+    def average(m):
+        u = np.linspace(0.0, box[0], 2048, endpoint=False)
+        log_density = 2 * np.asarray(jax.jit(jax.vmap(m))(np.stack([u, 0 * u], axis=1)))
+        density = np.exp(log_density - log_density.max())
+        return np.sum(np.cos(2 * np.pi * u / box[0]) * density) / np.sum(density)
+
+    want, proposal_value = average(model), average(model.terms[0])
+    hilbert = eqxnqs.periodic_particles(2, box)
+    chains = dict(n_chains=16, sweep_size=4)
+    with pytest.raises(ValueError, match="surrogate must be one of own, fast-terms"):
+        eqxnqs.SingleParticleMetropolis(hilbert, surrogate="pairs", **chains)
+    own = eqxnqs.SingleParticleMetropolis(hilbert, sigma=0.5, **chains)
+    vstate = eqxnqs.make_mcstate(own, model, n_samples=64, n_discard_per_chain=4)
+    vstate.sample()
+    assert vstate.sampler_state.segment_acceptance is None  # a forward pass per move
+    sampler = own.replace(surrogate="fast-terms")
+    vstate = eqxnqs.make_mcstate(sampler, model, n_samples=16 * 256, n_discard_per_chain=32)
+    samples = np.asarray(vstate.sample()).reshape(16, -1, 2)
+    assert 0 < vstate.sampler_state.segment_acceptance < 1
+    values = np.cos(2 * np.pi * (samples[..., 0] - samples[..., 1]) / box[0])
+    stats = nk.stats.statistics(values)
+    assert stats.R_hat < 1.02
+    assert abs(want - proposal_value) > 10 * stats.error_of_mean  # the test can fail
+    assert abs(stats.mean - want) < 4 * stats.error_of_mean

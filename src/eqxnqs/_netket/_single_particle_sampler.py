@@ -35,6 +35,7 @@ from .._geometry import box_from_hilbert
 from ._framework import wrapped_model
 
 START_CHOICES = ("lattice", "uniform")
+SURROGATE_CHOICES = ("own", "fast-terms")
 BURN_IN_SWEEPS = 16
 
 
@@ -214,10 +215,32 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
-def _transition_surrogate(model):
-    """`model`'s surrogate if the sampler moves its chains by surrogate transitions."""
+def fast_terms(model):
+    """The terms of a sum with O(N) moves (a term with a surrogate, by it), or ``None``.
+
+    ``None`` unless `model` is a sum with a term that has neither (an MPNN)
+    beside terms that have them: for an MPNN times a McMillan factor (and a
+    triplet), the McMillan factor (and the triplet).
+    """
+    from .._models._sum import SumLogAmplitude
+
+    if not isinstance(model, SumLogAmplitude):
+        return None
+    terms = [term if term.has_fast_moves else term.surrogate for term in model.terms]
+    kept = [term for term in terms if term is not None and term.has_fast_moves]
+    if not kept or len(kept) == len(model.terms):
+        return None
+    return kept[0] if len(kept) == 1 else SumLogAmplitude(*kept)
+
+
+def _transition_surrogate(model, kind: str = "own"):
+    """The wavefunction whose moves the sampler tests in segments, or ``None``: `model`'s
+    own surrogate (a backflow's inner wavefunction), or with ``"fast-terms"`` also
+    `fast_terms`."""
     surrogate = model.surrogate
-    return surrogate if surrogate is not None and surrogate.has_fast_moves else None
+    if surrogate is not None and surrogate.has_fast_moves:
+        return surrogate
+    return fast_terms(model) if kind == "fast-terms" else None
 
 
 class SingleParticleSamplerState(MetropolisSamplerState):
@@ -256,7 +279,18 @@ class SingleParticleMetropolis(MetropolisSampler):
     ``sweep_size``
     (proposals per sample) defaults to NetKet's ``hilbert.size``; every other
     keyword argument is `MetropolisSampler`'s.
+
+    Surrogate transitions: a model with a cheaper surrogate (a backflow's
+    inner wavefunction at the bare coordinates) is moved by the surrogate's
+    O(N) moves, and every segment of about N moves is accepted or rejected as
+    a whole by the model, which keeps the chain exact. With
+    ``surrogate="fast-terms"`` the same holds for a sum with a term without
+    O(N) moves (an MPNN): its other terms (`fast_terms`, e.g. the McMillan
+    factor) propose, and the model takes one forward pass per segment instead
+    of one per move.
     """
+
+    surrogate: str = struct.field(pytree_node=False, default="own")
 
     def __init__(
         self,
@@ -265,17 +299,23 @@ class SingleParticleMetropolis(MetropolisSampler):
         *,
         start: str = "lattice",
         target_acceptance: float | None = None,
+        surrogate: str = "own",
         **kwargs,
     ):
         _geometry(hilbert)
+        if surrogate not in SURROGATE_CHOICES:
+            raise ValueError(
+                f"surrogate must be one of {', '.join(SURROGATE_CHOICES)}; got {surrogate!r}."
+            )
         rule = SingleParticleGaussianRule(sigma, start=start, target_acceptance=target_acceptance)
         super().__init__(hilbert, rule, **kwargs)
+        self.surrogate = surrogate
 
     def _init_state(self, machine, parameters, key):
         state = super()._init_state(machine, parameters, key)
         state = SingleParticleSamplerState(state.σ, state.rng, state.rule_state, state.log_prob)
         model = wrapped_model(machine, parameters) if isinstance(machine, EquinoxWrapper) else None
-        if model is None or _transition_surrogate(model) is None:
+        if model is None or _transition_surrogate(model, self.surrogate) is None:
             return state
         return self._surrogate_burn_in(machine, parameters, state)
 
@@ -292,7 +332,7 @@ class SingleParticleMetropolis(MetropolisSampler):
         """
         model = wrapped_model(machine, parameters)
         moves = BURN_IN_SWEEPS * self.sweep_size
-        state, _ = self._sweep(_transition_surrogate(model), state, moves)
+        state, _ = self._sweep(_transition_surrogate(model, self.surrogate), state, moves)
         return state.replace(
             log_prob=self.machine_pow * jax.vmap(model)(state.σ),
             n_accepted_proc=jnp.zeros_like(state.n_accepted_proc),
@@ -312,7 +352,7 @@ class SingleParticleMetropolis(MetropolisSampler):
         model = wrapped_model(machine, parameters) if isinstance(machine, EquinoxWrapper) else None
         if model is None or self.chunk_size is not None:
             return super()._sample_next(machine, parameters, state)
-        surrogate = _transition_surrogate(model)
+        surrogate = _transition_surrogate(model, self.surrogate)
         if surrogate is None:
             if not model.has_fast_moves:
                 return super()._sample_next(machine, parameters, state)
@@ -393,6 +433,6 @@ class SingleParticleMetropolis(MetropolisSampler):
         return (
             f"SingleParticleMetropolis(sigma={self.rule.sigma}, start={self.rule.start!r}, "
             f"target_acceptance={self.rule.target_acceptance}, "
-            f"n_chains={self.n_chains}, "
+            f"surrogate={self.surrogate!r}, n_chains={self.n_chains}, "
             f"sweep_size={self.sweep_size})"
         )

@@ -16,7 +16,7 @@ from .._models._activations import activation_by_name
 from .._models._features import phi_widths, rho_widths
 from .._models._pooling import POOLINGS
 from .._models._rel_distance import RHO_READOUTS
-from .._netket._single_particle_sampler import START_CHOICES
+from .._netket._single_particle_sampler import START_CHOICES, SURROGATE_CHOICES
 from ._migration import migrated
 from ._settings import (
     BOOLEAN,
@@ -184,6 +184,14 @@ class SamplerConfig(Settings):
         "(the step stays sampler_sigma)",
         optional(between(0, 1)),
     )
+    surrogate: str = setting(
+        "own",
+        "single-particle: which cheaper wavefunction proposes moves, tested by psi every "
+        "segment of about N moves: own (a backflow's inner one; none for other models) or "
+        "fast-terms (also, for an MPNN, the model's terms with O(N) moves: its McMillan "
+        "factor and any triplet)",
+        OneOf(*SURROGATE_CHOICES),
+    )
     n_chains: int = setting(64, "number of Markov chains", POSITIVE_INTEGER)
     sweep_size: int | None = setting(
         None, "moves per sample (none: N D)", optional(POSITIVE_INTEGER)
@@ -198,6 +206,10 @@ class SamplerConfig(Settings):
     )
 
     def check(self) -> None:
+        require(
+            self.kind == "single-particle" or self.surrogate == "own",
+            "surrogate fast-terms needs sampler single-particle.",
+        )
         require(
             self.n_samples >= self.n_chains,
             f"n_samples ({self.n_samples}) must be at least n_chains ({self.n_chains}).",

@@ -273,6 +273,7 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
             sigma=sampling.sampler_sigma,
             start=sampling.chain_start,
             target_acceptance=sampling.target_acceptance,
+            surrogate=sampling.surrogate,
             **chains,
         )
     else:
