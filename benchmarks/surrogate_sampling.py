@@ -31,15 +31,11 @@ import eqxnqs
 from eqxnqs._workflow._vmc_run import build_driver, build_model
 
 
-def measure(reference: Path, surrogate: str, n_chains: int, per_chain: int, repeats: int):
-    config = eqxnqs.configure(
-        "helium-2d",
-        **SETTINGS,
-        init_from=str(reference / STATE),
-        surrogate=surrogate,
-        n_chains=n_chains,
-        n_samples=n_chains * per_chain,
-        n_discard_per_chain=32,
+def measure(config: eqxnqs.RunConfig, repeats: int) -> dict:
+    """One row: `config`'s sampler on `config`'s model (see the module docstring)."""
+    n_chains, per_chain = (
+        config.sampler.n_chains,
+        config.sampler.n_samples // config.sampler.n_chains,
     )
     system = config.build_system()
     model = build_model(config, system)
@@ -59,7 +55,7 @@ def measure(reference: Path, surrogate: str, n_chains: int, per_chain: int, repe
         taus[name] = float(nk.stats.statistics(values).tau_corr)
     ms = 1e3 * best / (n_chains * per_chain)
     return {
-        "surrogate": surrogate,
+        "surrogate": config.sampler.surrogate,
         "ms_per_sample": ms,
         "acceptance": float(state.acceptance),
         "segment_acceptance": state.segment_acceptance,
@@ -80,7 +76,16 @@ def main(argv=None) -> list:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     rows = []
     for surrogate in ("own", "fast-terms"):
-        row = measure(args.reference, surrogate, args.n_chains, args.per_chain, args.repeats)
+        config = eqxnqs.configure(
+            "helium-2d",
+            **SETTINGS,
+            init_from=str(args.reference / STATE),
+            surrogate=surrogate,
+            n_chains=args.n_chains,
+            n_samples=args.n_chains * args.per_chain,
+            n_discard_per_chain=32,
+        )
+        row = measure(config, args.repeats)
         rows.append(row)
         segments = row["segment_acceptance"]
         print(

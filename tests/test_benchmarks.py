@@ -129,3 +129,17 @@ def test_gpu_benchmark_writes_its_three_tables(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         gpu.main(["--sections", "speed,sampling"])
     assert "unknown section(s) sampling" in capsys.readouterr().err
+
+
+def test_surrogate_sampling_measures_both_samplers_of_an_mpnn():
+    bench = _load("surrogate_sampling")
+    settings = dict(n_particles=4, model="mpnn", mpnn_features=2, mpnn_layers=1, mpnn_heads=1)
+    settings |= dict(n_chains=4, n_samples=32, n_discard_per_chain=2, three_body=False)
+    rows = [
+        bench.measure(eqxnqs.configure("helium-2d", **settings, surrogate=kind), repeats=1)
+        for kind in ("own", "fast-terms")
+    ]
+    assert rows[0]["segment_acceptance"] is None
+    assert 0 < rows[1]["segment_acceptance"] <= 1
+    for row in rows:
+        assert row["ms_per_sample"] > 0 and set(row["tau"]) == {"potential", "log_psi"}
