@@ -286,7 +286,8 @@ def test_command_line_defaults_are_the_named_configurations(system, capsys):
     for name, value in defaults.items():
         if name == "system":
             continue
-        word = {None: "none", True: "true", False: "false"}.get(value, value)
+        # by identity: 0 == False would show the seed's default as "false"
+        word = "none" if value is None else str(value).lower() if isinstance(value, bool) else value
         if isinstance(value, tuple):
             word = " ".join(map(str, value))
         option = "--" + name.replace("_", "-")
