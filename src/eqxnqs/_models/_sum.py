@@ -68,6 +68,21 @@ class SumLogAmplitude(PairwiseLogAmplitude):
             *(term if term.has_fast_moves else term.surrogate or term for term in self.terms)
         )
 
+    @property
+    def fast_terms(self):
+        """The terms with O(N) moves (a term with a surrogate, by it), or ``None``.
+
+        ``None`` unless some term has neither (an MPNN) and some have them: for
+        an MPNN times a McMillan factor (and a triplet), the McMillan factor
+        (and the triplet). `eqxnqs.SingleParticleMetropolis` lets them propose
+        with ``surrogate="fast-terms"``.
+        """
+        terms = [term if term.has_fast_moves else term.surrogate for term in self.terms]
+        kept = [term for term in terms if term is not None and term.has_fast_moves]
+        if not kept or len(kept) == len(self.terms):
+            return None
+        return kept[0] if len(kept) == 1 else SumLogAmplitude(*kept)
+
     def move_state(self, x):
         """The terms' own move states."""
         return tuple(term.move_state(x) for term in self.terms)

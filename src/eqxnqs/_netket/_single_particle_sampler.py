@@ -32,6 +32,7 @@ from netket.utils import struct
 from netket.utils.model_frameworks.equinox import EquinoxWrapper
 
 from .._geometry import box_from_hilbert
+from .._models._sum import SumLogAmplitude
 from ._framework import wrapped_model
 
 START_CHOICES = ("lattice", "uniform")
@@ -215,32 +216,16 @@ def _propose(sigma, hilbert, key, r):
     return proposal, particle, moved
 
 
-def fast_terms(model):
-    """The terms of a sum with O(N) moves (a term with a surrogate, by it), or ``None``.
-
-    ``None`` unless `model` is a sum with a term that has neither (an MPNN)
-    beside terms that have them: for an MPNN times a McMillan factor (and a
-    triplet), the McMillan factor (and the triplet).
-    """
-    from .._models._sum import SumLogAmplitude
-
-    if not isinstance(model, SumLogAmplitude):
-        return None
-    terms = [term if term.has_fast_moves else term.surrogate for term in model.terms]
-    kept = [term for term in terms if term is not None and term.has_fast_moves]
-    if not kept or len(kept) == len(model.terms):
-        return None
-    return kept[0] if len(kept) == 1 else SumLogAmplitude(*kept)
-
-
 def _transition_surrogate(model, kind: str = "own"):
     """The wavefunction whose moves the sampler tests in segments, or ``None``: `model`'s
-    own surrogate (a backflow's inner wavefunction), or with ``"fast-terms"`` also
-    `fast_terms`."""
+    own surrogate (a backflow's inner wavefunction), or with ``"fast-terms"`` also a
+    sum's `SumLogAmplitude.fast_terms`."""
     surrogate = model.surrogate
     if surrogate is not None and surrogate.has_fast_moves:
         return surrogate
-    return fast_terms(model) if kind == "fast-terms" else None
+    if kind == "fast-terms" and isinstance(model, SumLogAmplitude):
+        return model.fast_terms
+    return None
 
 
 class SingleParticleSamplerState(MetropolisSamplerState):
@@ -285,9 +270,9 @@ class SingleParticleMetropolis(MetropolisSampler):
     O(N) moves, and every segment of about N moves is accepted or rejected as
     a whole by the model, which keeps the chain exact. With
     ``surrogate="fast-terms"`` the same holds for a sum with a term without
-    O(N) moves (an MPNN): its other terms (`fast_terms`, e.g. the McMillan
-    factor) propose, and the model takes one forward pass per segment instead
-    of one per move.
+    O(N) moves (an MPNN): its other terms (`SumLogAmplitude.fast_terms`, the
+    McMillan factor) propose, and the model takes one forward pass per segment
+    instead of one per move.
     """
 
     surrogate: str = struct.field(pytree_node=False, default="own")
