@@ -225,6 +225,15 @@ def is_main_process() -> bool:
     return jax.process_index() == 0
 
 
+def wait_for_every_process(name: str) -> None:
+    """Return once every JAX process has called this with `name` (at once in a one-process run).
+
+    A collective: every process must call it, in the same order.
+    """
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(name)
+
+
 def gathered(tree):
     """`tree` with every JAX array as a NumPy array of its global value, on every process.
 

@@ -47,7 +47,14 @@ from ._plots import (
 from ._progress import EnergyProgressBar
 from ._results import RunResults
 from ._run_config import RunConfig
-from ._serialization import gathered, is_main_process, load, save, write_run_file
+from ._serialization import (
+    gathered,
+    is_main_process,
+    load,
+    save,
+    wait_for_every_process,
+    write_run_file,
+)
 from ._settings import ConfigError
 from ._trust import (
     FinalEnergy,
@@ -338,9 +345,6 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
             )
         print(f"resume: no run in {out} yet; starting one.")
     elif resume:
-        if is_main_process():
-            for stale in out.glob(".*.tmp-*"):  # left by a write that was interrupted
-                stale.unlink()
         try:
             previous = RunConfig.from_json_file(config_path)
         except (ValueError, TypeError) as error:
@@ -356,6 +360,11 @@ def prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
         raise RunFolderError(
             f"{out} already holds {what}; resume=True continues it, or choose another out folder."
         )
+    # Every process has judged the folder before process 0 changes it.
+    wait_for_every_process("eqxnqs: run folder checked")
+    if resume and is_main_process():
+        for stale in out.glob(".*.tmp-*"):  # left by a write that was interrupted
+            stale.unlink()
     write_run_file(config_path, config.to_json().encode())
 
 
