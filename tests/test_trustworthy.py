@@ -178,6 +178,67 @@ def test_trust_region_bounds_the_change_of_log_psi():
         np.testing.assert_allclose(u, v, rtol=1e-12)
 
 
+# --- MinSR: the Jacobian built or contracted on the fly ------------------------
+
+
+def _minsr(vs, **kwargs):
+    return eqxnqs.VMC_SR(
+        HELIUM.hamiltonian,
+        optax.sgd(0.01),
+        diag_shift=0.01,
+        variational_state=vs,
+        use_ntk=True,
+        **kwargs,
+    )
+
+
+def test_minsr_builds_the_jacobian_when_it_fits(monkeypatch):
+    vs = _vstate(_model())
+    assert eqxnqs._netket._vmc_sr.jacobian_bytes(vs) == 8 * 256 * vs.n_parameters
+    assert not _minsr(vs).on_the_fly
+    assert _minsr(vs, on_the_fly=True).on_the_fly  # an explicit choice is obeyed
+    monkeypatch.setattr(eqxnqs._netket._vmc_sr, "JACOBIAN_BYTES", 8 * 256 * vs.n_parameters - 1)
+    assert _minsr(vs).on_the_fly
+    # NetKet's rule for use_ntk (NTK when the parameters outnumber the samples) is kept.
+    few = _vstate(_model(), seed=1)
+    few.n_samples = 16
+    auto = eqxnqs.VMC_SR(
+        HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01, variational_state=few
+    )
+    assert auto.use_ntk and not auto.on_the_fly
+    assert not eqxnqs.VMC_SR(
+        HELIUM.hamiltonian, optax.sgd(0.01), diag_shift=0.01, variational_state=vs
+    ).use_ntk
+
+
+def test_minsr_updates_are_the_same_built_or_on_the_fly():
+    vs = _vstate(_model())
+    built, lazy = (_minsr(vs, on_the_fly=f, momentum=0.9) for f in (False, True))
+    for _ in range(2):  # the first is MinSR's (the buffer is zero), the second SPRING's
+        (_, a), (_, b) = built.compute_loss_and_update(), lazy.compute_loss_and_update()
+        for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+            np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-13)
+
+
+def test_a_spring_checkpoint_resumes_with_the_other_jacobian_route():
+    from flax import serialization
+    from jax.flatten_util import ravel_pytree
+
+    vs = _vstate(_model())
+    for saved_flag in (True, False):
+        saved = _minsr(vs, on_the_fly=saved_flag, momentum=0.9)
+        saved.run(2, show_progress=False)
+        state = serialization.to_state_dict(saved)
+        restored = serialization.from_state_dict(
+            _minsr(_vstate(_model()), on_the_fly=not saved_flag, momentum=0.9), state
+        )
+        flat = [ravel_pytree(d._old_updates)[0] for d in (saved, restored)]
+        assert float(jnp.max(jnp.abs(flat[0]))) > 0
+        np.testing.assert_array_equal(flat[0], flat[1])
+        assert isinstance(restored._old_updates, (np.ndarray, jax.Array)) == saved_flag
+        restored.run(1, show_progress=False)  # and it goes on
+
+
 # --- chain starts --------------------------------------------------------------
 
 

@@ -18,6 +18,12 @@ samples of the first-order change ``J dp`` of log psi, exceeds ``max_norm``
 (FermiNet's "norm constraint" does the same for KFAC). With ``optax.sgd(lr)``
 one step then changes log psi by at most ``lr * max_norm`` (RMS over the
 samples) to first order.
+
+In sample space (MinSR, ``use_ntk``) NetKet contracts the Jacobian ``J``
+on the fly by default, which never holds it in memory but runs the network's
+backward pass layer by layer. When ``J`` fits in `JACOBIAN_BYTES`, building
+it once and forming ``J J^T`` is faster on the models here, so that is the
+default instead; an explicit ``on_the_fly`` is always obeyed.
 """
 
 from functools import partial
@@ -25,6 +31,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import serialization
+from jax.flatten_util import ravel_pytree
+from netket import jax as nkjax
 from netket import stats as nkstats
 from netket._src.driver.vmc_sr import (
     _MCMC_DIAGNOSTICS_MAX_LAG,
@@ -50,6 +59,16 @@ def clip_local_energies(local_energies: jax.Array, width: float) -> jax.Array:
     values = jnp.where(finite, local_energies, median)
     deviation = jnp.mean(jnp.abs(values - median))
     return jnp.clip(values, median - width * deviation, median + width * deviation)
+
+
+#: Without an explicit `on_the_fly`, MinSR materialises the Jacobian when it fits in this.
+JACOBIAN_BYTES = 2**30
+
+
+def jacobian_bytes(vstate: MCState) -> int:
+    """The size of the Jacobian of log psi over all samples of `vstate`, in bytes."""
+    itemsize = max(leaf.dtype.itemsize for leaf in jax.tree.leaves(vstate.parameters))
+    return vstate.n_samples * vstate.n_parameters * itemsize
 
 
 #: The trust region's norm is estimated on at most about this many samples.
@@ -90,6 +109,11 @@ class VMC_SR(_NetKetVMC_SR):
       fewer), which costs a quarter of a full pass at 2048 samples. Each
       step logs ``UpdateNorm``, the norm before scaling.
 
+    - `on_the_fly`: as NetKet's, but by default (`None`) MinSR builds the
+      Jacobian whenever it fits in `JACOBIAN_BYTES` (1 GiB), and only larger
+      ones are contracted on the fly. A checkpoint written with either choice
+      resumes with the other (SPRING's buffer is converted).
+
     With ``clip_local_energy=None, max_norm=None`` the updates are NetKet's
     exactly.
 
@@ -105,12 +129,23 @@ class VMC_SR(_NetKetVMC_SR):
     _update_norm: object = struct.field(pytree_node=False, serialize=False, default=None)
 
     def __init__(
-        self, *args, clip_local_energy: float | None = 5.0, max_norm: float | None = 100.0, **kwargs
+        self,
+        *args,
+        clip_local_energy: float | None = 5.0,
+        max_norm: float | None = 100.0,
+        on_the_fly: bool | None = None,
+        **kwargs,
     ):
         for name, value in (("clip_local_energy", clip_local_energy), ("max_norm", max_norm)):
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number or None; got {value!r}.")
-        super().__init__(*args, **kwargs)
+        vstate = kwargs.get("variational_state")
+        if isinstance(vstate, MCState):
+            if kwargs.get("use_ntk") is None:  # NetKet's rule, without its message
+                kwargs["use_ntk"] = vstate.n_parameters > vstate.n_samples
+            if on_the_fly is None:
+                on_the_fly = kwargs["use_ntk"] and jacobian_bytes(vstate) > JACOBIAN_BYTES
+        super().__init__(*args, on_the_fly=on_the_fly, **kwargs)
         if (clip_local_energy, max_norm) != (None, None) and not isinstance(self.state, MCState):
             raise ValueError(
                 "clip_local_energy and max_norm need a Monte Carlo state (MCState); pass "
@@ -120,6 +155,22 @@ class VMC_SR(_NetKetVMC_SR):
         self.max_norm = max_norm
         self._n_non_finite = None
         self._update_norm = None
+
+    def __process_deserialization_state__(self, state):
+        # SPRING's buffer is a flat vector with a materialised Jacobian and a
+        # parameter tree on the fly: a checkpoint written the other way is converted.
+        state = super().__process_deserialization_state__(state)
+        saved, current = state.get("_old_updates"), self._old_updates
+        if saved is None or current is None or isinstance(saved, dict) == isinstance(current, dict):
+            return state
+        template, _ = nkjax.tree_to_real(self.state.parameters)
+        _, unravel = ravel_pytree(template)
+        if isinstance(saved, dict):
+            flat, _ = ravel_pytree(serialization.from_state_dict(template, saved))
+            state["_old_updates"] = np.asarray(flat)
+        else:
+            state["_old_updates"] = serialization.to_state_dict(unravel(jnp.asarray(saved)))
+        return state
 
     def compute_loss_and_update(self):
         if self.clip_local_energy is None:

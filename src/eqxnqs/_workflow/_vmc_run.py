@@ -303,11 +303,7 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
     learning_rate = schedule(optimization.learning_rate, optimization.learning_rate_end, decay_iter)
     optimizer = {"sgd": optax.sgd, "adam": optax.adam}[optimization.kind](learning_rate)
     if optimization.driver == "vmc_sr":
-        # NetKet's own choice (NTK when parameters outnumber samples), made here so that
-        # it prints nothing; its other construction message (online statistics) is muted.
-        use_ntk = optimization.use_ntk
-        if use_ntk is None:
-            use_ntk = vstate.n_parameters > vstate.n_samples
+        # NetKet's construction message (online statistics) is muted.
         with contextlib.redirect_stdout(io.StringIO()):
             return VMC_SR(
                 system.hamiltonian,
@@ -318,8 +314,7 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
                 variational_state=vstate,
                 clip_local_energy=optimization.clip_local_energy,
                 max_norm=optimization.max_norm,
-                use_ntk=use_ntk,
-                on_the_fly=use_ntk,
+                use_ntk=optimization.use_ntk,
                 momentum=optimization.momentum,
             )
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
