@@ -26,15 +26,9 @@ _CACHE = os.environ.setdefault(
 )
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
-# A size bound makes JAX lock the folder: without it, a program that one process is still
-# writing could be read by another (seen as "incomplete or truncated stream").
-os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**34))
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-jax.config.update(
-    "jax_compilation_cache_max_size", int(os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"])
-)
 
 
 def pytest_unconfigure(config):

@@ -167,9 +167,9 @@ class VMC_SR(_NetKetVMC_SR):
         _, unravel = ravel_pytree(template)
         if isinstance(saved, dict):
             flat, _ = ravel_pytree(serialization.from_state_dict(template, saved))
-            state["_old_updates"] = np.array(flat)
+            state["_old_updates"] = np.asarray(flat)
         else:
-            state["_old_updates"] = serialization.to_state_dict(unravel(jnp.array(saved)))
+            state["_old_updates"] = serialization.to_state_dict(unravel(jnp.asarray(saved)))
         return state
 
     def compute_loss_and_update(self):

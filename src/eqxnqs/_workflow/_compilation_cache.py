@@ -14,11 +14,6 @@ import jax
 #: Environment variable that moves the cache (a folder) or turns it off ("none").
 ENVIRONMENT = "EQXNQS_COMPILATION_CACHE"
 
-#: The cache's size bound, past which the least recently used programs are removed.
-#: With a bound JAX also locks the folder (filelock), so that runs side by side never
-#: read a program another one is still writing.
-MAX_BYTES = 2**32
-
 
 def default_cache_folder() -> Path:
     """``$XDG_CACHE_HOME/eqxnqs/jax``, or ``~/.cache/eqxnqs/jax``."""
@@ -32,8 +27,8 @@ def enable_compilation_cache(folder: str | os.PathLike | None = None) -> Path | 
     `folder` ``None`` takes ``$EQXNQS_COMPILATION_CACHE``, else
     `default_cache_folder`; ``"none"`` turns the cache off. A cache folder that
     JAX already has (``JAX_COMPILATION_CACHE_DIR``, or ``jax.config``) is kept.
-    Every program is cached, however fast it compiled, up to `MAX_BYTES` (4 GiB)
-    in all. Call it before the first computation.
+    Every program is cached, however fast it compiled. Call it before the
+    first computation.
     """
     existing = jax.config.jax_compilation_cache_dir
     if existing:
@@ -46,5 +41,4 @@ def enable_compilation_cache(folder: str | os.PathLike | None = None) -> Path | 
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     return path
