@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from xla_flags import FAST_COMPILATION
 
+from helpers import assert_on_one_worker
+
 # One worker runs this module, so that its module-scoped runs happen once.
 pytestmark = pytest.mark.xdist_group("sharding")
 
@@ -49,7 +51,8 @@ def _run(sharded: bool) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs():
+def runs(request):
+    assert_on_one_worker(request)
     return {"single": _run(sharded=False), "sharded": _run(sharded=True)}
 
 
