@@ -19,7 +19,7 @@ import eqxnqs
 def test_default_helium_run_converges(tmp_path, seed):
     config = eqxnqs.configure(
         n_samples=1024, n_iter=30, final_samples=4096, seed=seed, g1_samples=64, g1_points=4
-    )  # (g1 and n(k) are not what this gate is about: the fewest samples a run takes)
+    )  # g1 and n(k) from the fewest samples a run allows: this gate is about the energy
     results = eqxnqs.run_vmc(config, tmp_path, show_progress=False)
     energy = results.energy_per_particle
     assert energy.non_finite_local_energies == 0
