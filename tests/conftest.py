@@ -31,6 +31,27 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Fail a test of an ``xdist_group`` that pytest-xdist did not keep on one worker.
+
+    A grouped module makes its module-scoped runs once only if ``--dist loadgroup`` sends
+    all its tests to one worker; pytest 9.2 broke that silently (the group was ignored and
+    the runs made on both workers: pytest-xdist #1386). Checked before any fixture is set up.
+    """
+    mark = item.get_closest_marker("xdist_group")
+    if mark is None or "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    group = mark.kwargs.get("name") or mark.args[0]
+    if not item.nodeid.endswith(f"@{group}"):
+        pytest.fail(
+            f"pytest-xdist spreads the xdist_group {group!r} over its workers (its node id "
+            f"{item.nodeid!r} lacks '@{group}'): --dist loadgroup is off or broken "
+            "(pytest 9.2: pytest-xdist #1386).",
+            pytrace=False,
+        )
+
+
 def pytest_unconfigure(config):
     # pytest-xdist's workers inherit the folder; the process that made it removes it.
     if _OWN_CACHE and not hasattr(config, "workerinput"):

@@ -1,5 +1,3 @@
-import os
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -14,23 +12,6 @@ import eqxnqs
 #: The model of the smallest helium runs, in the command line's words: 4 atoms, a tiny DeepSet.
 TINY_HELIUM = ["--n-particles", "4", "--features-phi", "4", "--layers-rho", "2"]
 TINY_HELIUM += ["--features-rho", "4", "1"]
-
-
-def assert_on_one_worker(request) -> None:
-    """Fail unless pytest-xdist keeps the requesting module's tests on one worker.
-
-    A module marked ``xdist_group`` makes its module-scoped runs once only if ``--dist
-    loadgroup`` sends all its tests to one worker. pytest 9.2 broke that silently (the
-    group was ignored and the runs made on both workers: pytest-xdist #1386).
-    """
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        return
-    mark = request.node.get_closest_marker("xdist_group")
-    group = mark.kwargs.get("name") or mark.args[0]
-    ids = [item.nodeid for item in request.session.items if item.path == request.path]
-    assert ids and all(i.endswith(f"@{group}") for i in ids), (
-        f"pytest-xdist spreads the xdist_group {group!r} over its workers: {ids[:2]}"
-    )
 
 
 def random_configurations(key, n_samples, n_particles, box):

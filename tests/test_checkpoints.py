@@ -17,7 +17,7 @@ from flax import serialization
 import eqxnqs
 from eqxnqs._workflow._checkpoint import AtomicJsonLog
 from eqxnqs._workflow._cli import main
-from helpers import TINY_HELIUM, assert_on_one_worker
+from helpers import TINY_HELIUM
 
 # One worker runs this module, so that its module-scoped runs happen once.
 pytestmark = pytest.mark.xdist_group("checkpoints")
@@ -35,9 +35,8 @@ def _files(out):
 
 
 @pytest.fixture(scope="module")
-def finished_run(request, tmp_path_factory):
+def finished_run(tmp_path_factory):
     """A run of 4 iterations with checkpoints at iterations 2 and 4 (started with --resume)."""
-    assert_on_one_worker(request)
     out = tmp_path_factory.mktemp("runs") / "base"
     assert (
         main([*SMALL, "--n-iter", "4", "--checkpoint-every", "2", "--out", str(out), "--resume"])

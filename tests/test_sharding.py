@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from xla_flags import FAST_COMPILATION
 
-from helpers import assert_on_one_worker
-
 # One worker runs this module, so that its module-scoped runs happen once.
 pytestmark = pytest.mark.xdist_group("sharding")
 
@@ -51,8 +49,7 @@ def _run(sharded: bool) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(request):
-    assert_on_one_worker(request)
+def runs():
     return {"single": _run(sharded=False), "sharded": _run(sharded=True)}
 
 
