@@ -140,11 +140,13 @@ def test_backflow_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(values(loaded, x), values(model, x))
 
 
-def test_surrogate_transitions_sample_the_backflow_wavefunction():
+@pytest.mark.parametrize("segment_moves", [None, 1, 3])
+def test_surrogate_transitions_sample_the_backflow_wavefunction(segment_moves):
     # Two particles on a ring: |psi|^2 depends on u = x_1 - x_2 alone, so <cos(2 pi u / L)>
     # is a one-dimensional integral. The sampler moves particles by the surrogate (here
-    # McMillan times a DeepSet at the bare coordinates) and tests each sweep by psi
-    # (the DeepSet at backflow coordinates); its average must be psi's.
+    # McMillan times a DeepSet at the bare coordinates) and tests each segment by psi
+    # (the DeepSet at backflow coordinates); its average must be psi's. Segments of 2 (N),
+    # 1 and 3 moves (the last one shorter) in sweeps of 4.
     box = (4.0,)
     deepset = eqxnqs.DeepSetRelDistance(
         box, 2, layers_phi=1, features_phi=4, layers_rho=2, features_rho=(4, 1),
@@ -163,11 +165,17 @@ def test_surrogate_transitions_sample_the_backflow_wavefunction():
 
     want, surrogate_value = average(model), average(model.surrogate)
     sampler = eqxnqs.SingleParticleMetropolis(
-        eqxnqs.periodic_particles(2, box), sigma=0.5, n_chains=16, sweep_size=4
+        eqxnqs.periodic_particles(2, box),
+        sigma=0.5,
+        n_chains=16,
+        sweep_size=4,
+        segment_moves=segment_moves,
     )
     vstate = eqxnqs.make_mcstate(sampler, model, n_samples=16 * 1024, n_discard_per_chain=32)
     samples = np.asarray(vstate.sample()).reshape(16, -1, 2)
     assert 0 < vstate.sampler_state.segment_acceptance < 1  # psi~ is not psi
+    state = vstate.sampler_state  # the log-probability carried over the tests is psi's
+    np.testing.assert_allclose(state.log_prob, 2 * jax.vmap(model)(state.σ), rtol=1e-12)
     values = np.cos(2 * np.pi * (samples[..., 0] - samples[..., 1]) / box[0])
     stats = nk.stats.statistics(values)
     assert stats.R_hat < 1.02

@@ -103,6 +103,11 @@ def test_bad_settings_are_one_line_errors_named_by_their_option():
             dict(sampler="gaussian", surrogate="fast-terms"),
             "^surrogate fast-terms needs sampler single-particle.$",
         ),
+        (
+            dict(sampler="gaussian", segment_moves=10),
+            "^segment_moves needs sampler single-particle.$",
+        ),
+        (dict(segment_moves=0), "segment_moves must be"),
         (dict(learning_rate_end=1e-3, decay_iter=500), r"decay_iter \(500\) must be at most"),
     ]
     for settings, message in cases:

@@ -263,6 +263,9 @@ def test_fast_terms_propose_and_the_mpnn_tests_each_segment():
     chains = dict(n_chains=16, sweep_size=4)
     with pytest.raises(ValueError, match="surrogate must be one of own, fast-terms"):
         eqxnqs.SingleParticleMetropolis(hilbert, surrogate="pairs", **chains)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="segment_moves must be None or a positive integer"):
+            eqxnqs.SingleParticleMetropolis(hilbert, segment_moves=bad, **chains)
     own = eqxnqs.SingleParticleMetropolis(hilbert, sigma=0.5, **chains)
     vstate = eqxnqs.make_mcstate(own, model, n_samples=64, n_discard_per_chain=4)
     vstate.sample()

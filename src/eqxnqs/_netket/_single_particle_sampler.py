@@ -267,8 +267,10 @@ class SingleParticleMetropolis(MetropolisSampler):
 
     Surrogate transitions: a model with a cheaper surrogate (a backflow's
     inner wavefunction at the bare coordinates) is moved by the surrogate's
-    O(N) moves, and every segment of about N moves is accepted or rejected as
-    a whole by the model, which keeps the chain exact. With
+    O(N) moves, and every segment of `segment_moves` moves (``None``: about N,
+    splitting the sweep evenly) is accepted or rejected as a whole by the
+    model, which keeps the chain exact; each segment costs one forward pass
+    of the model. With
     ``surrogate="fast-terms"`` the same holds for a sum with a term without
     O(N) moves (an MPNN): its other terms (`SumLogAmplitude.fast_terms`, the
     McMillan factor) propose, and the model takes one forward pass per segment
@@ -276,6 +278,7 @@ class SingleParticleMetropolis(MetropolisSampler):
     """
 
     surrogate: str = struct.field(pytree_node=False, default="own")
+    segment_moves: int | None = struct.field(pytree_node=False, default=None)
 
     def __init__(
         self,
@@ -285,6 +288,7 @@ class SingleParticleMetropolis(MetropolisSampler):
         start: str = "lattice",
         target_acceptance: float | None = None,
         surrogate: str = "own",
+        segment_moves: int | None = None,
         **kwargs,
     ):
         _geometry(hilbert)
@@ -292,9 +296,18 @@ class SingleParticleMetropolis(MetropolisSampler):
             raise ValueError(
                 f"surrogate must be one of {', '.join(SURROGATE_CHOICES)}; got {surrogate!r}."
             )
+        if segment_moves is not None and not (
+            isinstance(segment_moves, (int, np.integer))
+            and not isinstance(segment_moves, bool)
+            and segment_moves > 0
+        ):
+            raise ValueError(
+                f"segment_moves must be None or a positive integer; got {segment_moves!r}."
+            )
         rule = SingleParticleGaussianRule(sigma, start=start, target_acceptance=target_acceptance)
         super().__init__(hilbert, rule, **kwargs)
         self.surrogate = surrogate
+        self.segment_moves = None if segment_moves is None else int(segment_moves)
 
     def _init_state(self, machine, parameters, key):
         state = super()._init_state(machine, parameters, key)
@@ -343,35 +356,35 @@ class SingleParticleMetropolis(MetropolisSampler):
                 return super()._sample_next(machine, parameters, state)
             state, _ = self._sweep(model, state)
             return state, (state.σ, state.log_prob)
-        # Surrogate transitions: segments of O(N) moves on psi~, each tested on psi.
-        # About N moves per test: a whole sweep of N * D moves changes psi / psi~ too much
-        # once the backflow has grown (measured: R-hat 1.1 to 1.3 on 2D helium).
-        segments = -(-self.sweep_size // _geometry(self.hilbert)[0])
+        # Surrogate transitions: segments of O(N) moves on psi~, each tested on psi, whose
+        # log-probability is carried from test to test. A whole sweep of N * D moves per
+        # test changes psi / psi~ too much once the backflow has grown (measured: R-hat 1.1
+        # to 1.3 on 2D helium); fewer moves per test mix better still (segment_moves).
+        segments = -(-self.sweep_size // (self.segment_moves or _geometry(self.hilbert)[0]))
         segment = -(-self.sweep_size // segments)
 
-        def test(i, state):
+        def test(i, carry):
             # The width adapts to the surrogate's move acceptance: adapting it to the moves
             # kept (moves times segments) shrank it from 0.38 to 0.16 on 2D helium with a
             # backflow, where segments were still accepted at 0.74 at 0.4 (4.5x slower).
+            state, start_log_prob = carry
             start = state.σ
-            start_log_prob = self.machine_pow * jax.vmap(model)(start)
             new_rng, key = jax.random.split(state.rng)
             state, surrogate_start = self._sweep(surrogate, state.replace(rng=new_rng), segment)
             log_prob = self.machine_pow * jax.vmap(model)(state.σ)
             log_ratio = (log_prob - start_log_prob) - (state.log_prob - surrogate_start)
             accept = jax.random.uniform(key, shape=(self.n_batches,)) < jnp.exp(log_ratio)
-            state = state.replace(
-                σ=jnp.where(accept[:, None], state.σ, start),
-                log_prob=jnp.where(accept, log_prob, start_log_prob),
-            )
+            log_prob = jnp.where(accept, log_prob, start_log_prob)
+            state = state.replace(σ=jnp.where(accept[:, None], state.σ, start), log_prob=log_prob)
             if isinstance(state, SingleParticleSamplerState):
                 state = state.replace(
                     n_segments_proc=state.n_segments_proc + self.n_batches,
                     n_segments_accepted_proc=state.n_segments_accepted_proc + jnp.sum(accept),
                 )
-            return state
+            return state, log_prob
 
-        state = jax.lax.fori_loop(0, segments, test, state)
+        log_prob = self.machine_pow * jax.vmap(model)(state.σ)
+        state, _ = jax.lax.fori_loop(0, segments, test, (state, log_prob))
         return state, (state.σ, state.log_prob)
 
     def _sweep(self, model, state, moves=None):
@@ -418,6 +431,7 @@ class SingleParticleMetropolis(MetropolisSampler):
         return (
             f"SingleParticleMetropolis(sigma={self.rule.sigma}, start={self.rule.start!r}, "
             f"target_acceptance={self.rule.target_acceptance}, "
-            f"surrogate={self.surrogate!r}, n_chains={self.n_chains}, "
+            f"surrogate={self.surrogate!r}, segment_moves={self.segment_moves}, "
+            f"n_chains={self.n_chains}, "
             f"sweep_size={self.sweep_size})"
         )

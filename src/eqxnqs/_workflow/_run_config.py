@@ -192,6 +192,12 @@ class SamplerConfig(Settings):
         "factor and any triplet)",
         OneOf(*SURROGATE_CHOICES),
     )
+    segment_moves: int | None = setting(
+        None,
+        "single-particle with a surrogate: moves per segment that psi tests, each test a "
+        "forward pass of psi (none: about N); fewer mix better once a backflow has grown",
+        optional(POSITIVE_INTEGER),
+    )
     n_chains: int = setting(64, "number of Markov chains", POSITIVE_INTEGER)
     sweep_size: int | None = setting(
         None, "moves per sample (none: N D)", optional(POSITIVE_INTEGER)
@@ -209,6 +215,10 @@ class SamplerConfig(Settings):
         require(
             self.kind == "single-particle" or self.surrogate == "own",
             "surrogate fast-terms needs sampler single-particle.",
+        )
+        require(
+            self.kind == "single-particle" or self.segment_moves is None,
+            "segment_moves needs sampler single-particle.",
         )
         require(
             self.n_samples >= self.n_chains,

@@ -281,6 +281,7 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
             start=sampling.chain_start,
             target_acceptance=sampling.target_acceptance,
             surrogate=sampling.surrogate,
+            segment_moves=sampling.segment_moves,
             **chains,
         )
     else:
