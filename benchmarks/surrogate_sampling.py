@@ -15,6 +15,13 @@ energy and of log psi along the chains; then the cost of one independent
 sample, time per sample times 1 + 2 tau. A trained state is the hard case
 for surrogate transitions: a new network adds little to the McMillan factor,
 and every segment passes.
+
+    .venv/bin/python benchmarks/surrogate_sampling.py --run runs/he2d-0.050-backflow \
+        --segment-moves 30 15 10 6
+
+samples the wavefunction of a finished eqxnqs run with a surrogate (a backflow)
+instead, one row per number of moves between the wavefunction's tests
+(``segment_moves``), from the run's last chains' sampler settings.
 """
 
 import argparse
@@ -56,6 +63,7 @@ def measure(config: eqxnqs.RunConfig, repeats: int) -> dict:
     ms = 1e3 * best / (n_chains * per_chain)
     return {
         "surrogate": config.sampler.surrogate,
+        "segment_moves": config.sampler.segment_moves,
         "ms_per_sample": ms,
         "acceptance": float(state.acceptance),
         "segment_acceptance": state.segment_acceptance,
@@ -64,32 +72,55 @@ def measure(config: eqxnqs.RunConfig, repeats: int) -> dict:
     }
 
 
+def run_configs(run: Path, segment_moves: list, n_chains: int, per_chain: int) -> list:
+    """The configuration of the finished run in `run`, from its saved wavefunction, once
+    per entry of `segment_moves` (0: the default, about N)."""
+    config = eqxnqs.RunConfig.from_json_file(run / "config.json")
+    settings = dict(init_from=str(run), n_chains=n_chains, n_samples=n_chains * per_chain)
+    return [
+        config.replace(**settings, n_discard_per_chain=32, segment_moves=moves or None)
+        for moves in segment_moves
+    ]
+
+
 def main(argv=None) -> list:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reference", type=Path, required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--reference", type=Path, help="a clone of cqsl/helium4-2d-nqs")
+    where.add_argument("--run", type=Path, help="a finished eqxnqs run with a surrogate")
+    parser.add_argument("--segment-moves", type=int, nargs="+", default=[0])
     parser.add_argument("--n-chains", type=int, default=16)
     parser.add_argument("--per-chain", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
-    print("| surrogate | ms per sample | move acceptance | segment acceptance | tau of V "
-          "| tau of log psi | ms per independent sample |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    if args.run is not None:
+        configs = run_configs(args.run, args.segment_moves, args.n_chains, args.per_chain)
+    else:
+        configs = [
+            eqxnqs.configure(
+                "helium-2d",
+                **SETTINGS,
+                init_from=str(args.reference / STATE),
+                surrogate=surrogate,
+                n_chains=args.n_chains,
+                n_samples=args.n_chains * args.per_chain,
+                n_discard_per_chain=32,
+            )
+            for surrogate in ("own", "fast-terms")
+        ]
+    print(
+        "| surrogate | moves per segment | ms per sample | move acceptance | segment "
+        "acceptance | tau of V | tau of log psi | ms per independent sample |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     rows = []
-    for surrogate in ("own", "fast-terms"):
-        config = eqxnqs.configure(
-            "helium-2d",
-            **SETTINGS,
-            init_from=str(args.reference / STATE),
-            surrogate=surrogate,
-            n_chains=args.n_chains,
-            n_samples=args.n_chains * args.per_chain,
-            n_discard_per_chain=32,
-        )
+    for config in configs:
         row = measure(config, args.repeats)
         rows.append(row)
         segments = row["segment_acceptance"]
         print(
-            f"| {surrogate} | {row['ms_per_sample']:.2f} | {row['acceptance']:.2f} "
+            f"| {row['surrogate']} | {row['segment_moves'] or 'about N'} "
+            f"| {row['ms_per_sample']:.2f} | {row['acceptance']:.2f} "
             f"| {'-' if segments is None else f'{segments:.2f}'} "
             f"| {row['tau']['potential']:.2f} | {row['tau']['log_psi']:.2f} "
             f"| {row['ms_per_independent_sample']:.1f} |",

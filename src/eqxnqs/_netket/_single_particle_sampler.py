@@ -267,10 +267,10 @@ class SingleParticleMetropolis(MetropolisSampler):
 
     Surrogate transitions: a model with a cheaper surrogate (a backflow's
     inner wavefunction at the bare coordinates) is moved by the surrogate's
-    O(N) moves, and every segment of `segment_moves` moves (``None``: about N,
-    splitting the sweep evenly) is accepted or rejected as a whole by the
-    model, which keeps the chain exact; each segment costs one forward pass
-    of the model. With
+    O(N) moves, and every segment of the sweep (equal segments of at most
+    `segment_moves` moves; ``None``: about N) is accepted or rejected as a
+    whole by the model, which keeps the chain exact; each segment costs one
+    forward pass of the model. With
     ``surrogate="fast-terms"`` the same holds for a sum with a term without
     O(N) moves (an MPNN): its other terms (`SumLogAmplitude.fast_terms`, the
     McMillan factor) propose, and the model takes one forward pass per segment

@@ -194,8 +194,9 @@ class SamplerConfig(Settings):
     )
     segment_moves: int | None = setting(
         None,
-        "single-particle with a surrogate: moves per segment that psi tests, each test a "
-        "forward pass of psi (none: about N); fewer mix better once a backflow has grown",
+        "single-particle with a surrogate: at most this many moves per segment that psi "
+        "tests, each test a forward pass of psi (none: about N); fewer mix better once a "
+        "backflow has grown",
         optional(POSITIVE_INTEGER),
     )
     n_chains: int = setting(64, "number of Markov chains", POSITIVE_INTEGER)
