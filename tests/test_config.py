@@ -43,16 +43,19 @@ def test_named_configurations_per_system_and_model():
         "calogero-sutherland": 1,
     }
     assert eqxnqs.configure("gaussian", cusp_exponent=3).model.cusp_exponent == 3
-    # SR: cautious for the MPNN and for helium-3d, where the DeepSet blew up
+    # SR: cautious for the MPNN and for helium-3d, where the DeepSet blew up; helium-2d's
+    # DeepSet keeps the small shift, in a trust region of 20
     sr = {
         (system, model): (config.optimizer.diag_shift, config.optimizer.max_norm)
-        for system in ("helium", "helium-3d")
+        for system in ("helium", "helium-2d", "helium-3d")
         for model in ("deepset", "mpnn")
         for config in [eqxnqs.configure(system, model=model)]
     }
     assert sr == {
         ("helium", "deepset"): (0.01, 100.0),
         ("helium", "mpnn"): (0.1, 10.0),
+        ("helium-2d", "deepset"): (0.01, 20.0),
+        ("helium-2d", "mpnn"): (0.1, 10.0),
         ("helium-3d", "deepset"): (0.1, 10.0),
         ("helium-3d", "mpnn"): (0.1, 10.0),
     }
@@ -173,12 +176,14 @@ def test_config_json_round_trips(tmp_path, system):
                 diag_shift_end=None,
             ),
         ),
-        # a development version before the SR schedules, MinSR and SPRING
+        # a development version before the SR schedules, MinSR and SPRING (and before
+        # helium-2d's trust region of 20: the run keeps its 100)
         (
             "config_dev_helium-2d.json",
             eqxnqs.configure(
                 "helium-2d",
                 n_particles=30,
+                max_norm=100.0,
                 density=0.05,
                 backflow=True,
                 init_from="/work/runs/he2d_050_jt_s3",

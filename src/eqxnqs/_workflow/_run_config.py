@@ -283,7 +283,7 @@ class OptimizerConfig(Settings):
         100.0,
         "trust region: SR updates dp scaled down to sqrt(dp^T S dp) <= this (with sgd, log "
         "psi changes by at most learning_rate max_norm per step), or none (the named "
-        "configurations: 10 for the MPNN and helium-3d)",
+        "configurations: 10 for the MPNN and helium-3d, 20 for helium-2d)",
         optional(POSITIVE_NUMBER),
     )
     n_iter: int = setting(100, "total number of iterations", POSITIVE_INTEGER)
