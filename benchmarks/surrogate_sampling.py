@@ -21,7 +21,8 @@ and every segment passes.
 
 samples the wavefunction of a finished eqxnqs run with a surrogate (a backflow)
 instead, one row per number of moves between the wavefunction's tests
-(``segment_moves``), from the run's last chains' sampler settings.
+(``segment_moves``; 0: the default), with the run's sampler settings and new
+chains.
 """
 
 import argparse
