@@ -145,19 +145,15 @@ def test_surrogate_sampling_measures_both_samplers_of_an_mpnn():
         assert row["ms_per_sample"] > 0 and set(row["tau"]) == {"potential", "log_psi"}
 
 
-def test_surrogate_sampling_measures_a_backflow_run_per_segment_length(tmp_path):
-    from eqxnqs._workflow._vmc_run import build_model
-
+def test_surrogate_sampling_takes_a_finished_run_per_segment_length(tmp_path):
+    # (measure itself is the MPNN test's above: this one compiles nothing)
     bench = _load("surrogate_sampling")
-    config = eqxnqs.configure(
-        "helium-2d", n_particles=4, features_phi=4, layers_rho=2, features_rho=(4, 1),
-        backflow=True, three_body=False,
-    )  # fmt: skip
+    config = eqxnqs.configure("helium-2d", n_particles=4, backflow=True, three_body=False)
     (tmp_path / "config.json").write_text(config.to_json())
-    model = build_model(config, config.build_system())
-    eqxnqs.save(tmp_path / "model.eqx", model)
     configs = bench.run_configs(tmp_path, [0, 2], n_chains=4, per_chain=8)
     assert [c.sampler.segment_moves for c in configs] == [None, 2]
-    row = bench.measure(configs[1], repeats=1)
-    assert row["segment_moves"] == 2 and 0 < row["segment_acceptance"] <= 1
-    assert row["ms_per_sample"] > 0 and set(row["tau"]) == {"potential", "log_psi"}
+    for c in configs:
+        assert c.model.init_from == str(tmp_path) and c.model.backflow
+        assert (c.sampler.n_chains, c.sampler.n_samples) == (4, 32)
+        assert c.replace(init_from=None, n_chains=64, n_samples=2048, segment_moves=None,
+                         n_discard_per_chain=16) == config  # fmt: skip
