@@ -47,6 +47,7 @@ from netket.utils import struct
 from netket.vqs import MCState
 
 
+@jax.jit
 def clip_local_energies(local_energies: jax.Array, width: float) -> jax.Array:
     """Clip to ``median +- width * mean absolute deviation from the median``.
 

@@ -156,7 +156,7 @@ def one_body_density_matrix(
     # (the MPNN at N = 30 in 2D) all of them at once would need tens of GB.
     x0 = samples[0, 0]
     per_ratio = _working_elements(
-        lambda x, prepared: log_ratio(x, prepared, 0, x[:dim]), x0, prepare(x0)
+        lambda x, prepared: log_ratio(x, prepared, 0, x[:dim]), x0, jax.eval_shape(prepare, x0)
     )
     per_displacement = n_particles * max(per_ratio, n_particles)
     displacements_per_step = max(1, min(len(grid), ELEMENTS_PER_STEP // per_displacement))

@@ -43,7 +43,7 @@ def pair_distribution(
         raise ValueError(f"r_max must be in (0, {box.min() / 2}] (half the box); got {r_max}.")
     positions = samples.reshape(samples.shape[0], n_particles, dim)
     distances = np.asarray(
-        jax.vmap(minimum_image_distances, in_axes=(0, None))(positions, jnp.asarray(box))
+        jax.jit(jax.vmap(minimum_image_distances, in_axes=(0, None)))(positions, jnp.asarray(box))
     ).ravel()
     counts, edges = np.histogram(distances, bins=n_bins, range=(0.0, r_max))
     shells = _ball_volume(edges[1:], dim) - _ball_volume(edges[:-1], dim)

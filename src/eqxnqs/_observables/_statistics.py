@@ -40,15 +40,23 @@ def as_chains(samples, n_dof: int) -> Float[Array, "n_chains n_per_chain n_dof"]
     return samples
 
 
+@jax.jit
+def _component_statistics(flat):
+    """NetKet's statistics of each component of ``(n_chains, n_per_chain, n)``, and which
+    components are the same in every sample."""
+    constant = jnp.all(flat == flat[:1, :1], axis=(0, 1))
+    return jax.vmap(nk.stats.statistics, in_axes=-1)(flat), constant
+
+
 def chain_estimate(values: Float[Array, "n_chains n_per_chain ..."]) -> Estimate:
     """The `Estimate` of every component of per-sample ``values`` (nothing is dropped)."""
     values = jnp.asarray(values)
     n_chains, n_per_chain = values.shape[:2]
     flat = values.reshape(n_chains, n_per_chain, -1)
-    stats = jax.vmap(nk.stats.statistics, in_axes=-1)(flat)
+    stats, constant = _component_statistics(flat)
     # A component that is the same in every sample (g1 at r = 0) is exact; NetKet's
     # autocorrelation estimate would divide 0 by 0 there.
-    constant = np.asarray(jnp.all(flat == flat[:1, :1], axis=(0, 1)))
+    constant = np.asarray(constant)
     error = np.where(constant, 0.0, np.asarray(stats.error_of_mean))
     r_hat = np.where(constant, 1.0, np.asarray(stats.R_hat))
     shape = values.shape[2:]
