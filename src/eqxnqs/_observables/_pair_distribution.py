@@ -9,6 +9,9 @@ from jaxtyping import Array, Float
 
 from .._geometry import minimum_image_distances
 
+#: Every sample's pair distances, shape ``(n_samples, n_pairs)``.
+_all_distances = jax.jit(jax.vmap(minimum_image_distances, in_axes=(0, None)))
+
 
 def _ball_volume(radius, dim: int):
     return math.pi ** (dim / 2) / math.gamma(dim / 2 + 1) * radius**dim
@@ -42,9 +45,7 @@ def pair_distribution(
     if not 0 < r_max <= box.min() / 2:
         raise ValueError(f"r_max must be in (0, {box.min() / 2}] (half the box); got {r_max}.")
     positions = samples.reshape(samples.shape[0], n_particles, dim)
-    distances = np.asarray(
-        jax.jit(jax.vmap(minimum_image_distances, in_axes=(0, None)))(positions, jnp.asarray(box))
-    ).ravel()
+    distances = np.asarray(_all_distances(positions, jnp.asarray(box))).ravel()
     counts, edges = np.histogram(distances, bins=n_bins, range=(0.0, r_max))
     shells = _ball_volume(edges[1:], dim) - _ball_volume(edges[:-1], dim)
     n_pairs = n_particles * (n_particles - 1) / 2
