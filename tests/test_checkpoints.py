@@ -17,6 +17,7 @@ from flax import serialization
 import eqxnqs
 from eqxnqs._workflow._checkpoint import AtomicJsonLog
 from eqxnqs._workflow._cli import main
+from eqxnqs._workflow._vmc_run import schedule
 from helpers import TINY_HELIUM
 
 # One worker runs this module, so that its module-scoped runs happen once.
@@ -205,6 +206,7 @@ _KILLED_RUN = """
 import os, signal, sys
 from eqxnqs._workflow import _checkpoint, _serialization
 from eqxnqs._workflow._cli import main
+from eqxnqs._workflow._vmc_run import schedule
 
 kind, at = sys.argv[1], int(sys.argv[2])
 writes, steps = [], []
@@ -283,6 +285,15 @@ def _schedule_counts(driver) -> list[int]:
         driver._optimizer_state, is_leaf=lambda s: isinstance(s, optax.ScaleByScheduleState)
     )
     return [int(s.count) for s in states if isinstance(s, optax.ScaleByScheduleState)]
+
+
+def test_the_rates_hold_then_decay_geometrically_or_step():
+    hold_then_decay = schedule(0.01, 0.002, 60, 120)
+    values = [float(hold_then_decay(i)) for i in (0, 60, 90, 120, 500)]
+    np.testing.assert_allclose(values, [0.01, 0.01, (0.01 * 0.002) ** 0.5, 0.002, 0.002])
+    step = schedule(0.01, 0.002, 120, 120)
+    assert [float(step(i)) for i in (0, 119, 120, 500)] == [0.01, 0.01, 0.002, 0.002]
+    assert schedule(0.01, None, 0, 120) == 0.01
 
 
 def test_the_backflow_joins_at_backflow_start_and_the_run_resumes_on_either_side(tmp_path):

@@ -83,6 +83,24 @@ def test_named_configurations_per_system_and_model():
         (("model", "mpnn"),): (False, 0, None),
     }
     assert eqxnqs.configure("helium-3d", n_iter=1).model.backflow_start == 0
+    # helium-2d: the backflow joins after two thirds of the run, and the learning rate and
+    # shift step there to a fifth and to three times theirs
+    phases = {
+        settings: (
+            c.model.backflow_start,
+            c.optimizer.n_iter,
+            (c.optimizer.decay_start, c.optimizer.decay_iter),
+            (c.optimizer.learning_rate_end, c.optimizer.diag_shift_end),
+        )
+        for settings in ((), (("n_iter", 60),), (("backflow", False),), (("model", "mpnn"),))
+        for c in [eqxnqs.configure("helium-2d", **dict(settings))]
+    }
+    assert phases == {
+        (): (120, 180, (120, 120), (0.002, 0.03)),
+        (("n_iter", 60),): (40, 60, (40, 40), (0.002, 0.03)),
+        (("backflow", False),): (0, 120, (0, None), (None, None)),
+        (("model", "mpnn"),): (0, 120, (0, None), (None, None)),
+    }
     # a single width repeats
     model = eqxnqs.configure(layers_phi=3, features_phi=[8], layers_rho=2, features_rho=(4,)).model
     assert (model.features_phi, model.features_rho) == ((8, 8, 8), (4, 1))
@@ -102,6 +120,11 @@ def test_bad_settings_are_one_line_errors_named_by_their_option():
         (dict(backflow_start=5), "^backflow_start needs backflow true.$"),
         (dict(backflow=True, backflow_start=100), r"backflow_start \(100\) must be below n_iter"),
         (dict(decay_iter=5), "^decay_iter needs learning_rate_end or diag_shift_end.$"),
+        (dict(decay_start=5), "^decay_start needs learning_rate_end or diag_shift_end.$"),
+        (
+            dict(learning_rate_end=1e-3, decay_start=60, decay_iter=50),
+            r"^decay_start \(60\) must be at most decay_iter \(50\)\.$",
+        ),
         (
             dict(sampler="gaussian", surrogate="fast-terms"),
             "^surrogate fast-terms needs sampler single-particle.$",
@@ -177,7 +200,8 @@ def test_config_json_round_trips(tmp_path, system):
             ),
         ),
         # a development version before the SR schedules, MinSR and SPRING (and before
-        # helium-2d's trust region of 20: the run keeps its 100)
+        # helium-2d's trust region of 20 and its backflow phase: the run keeps its 100,
+        # its backflow from the start and its constant rates)
         (
             "config_dev_helium-2d.json",
             eqxnqs.configure(
@@ -186,6 +210,11 @@ def test_config_json_round_trips(tmp_path, system):
                 max_norm=100.0,
                 density=0.05,
                 backflow=True,
+                backflow_start=0,
+                learning_rate_end=None,
+                diag_shift_end=None,
+                decay_start=0,
+                decay_iter=None,
                 init_from="/work/runs/he2d_050_jt_s3",
                 n_iter=60,
                 seed=3,

@@ -30,26 +30,41 @@ SYSTEM_CONFIGURATIONS = {
     # the triplet factor: measured, N = 32, E/N -5.87 -> -6.25 K in 40 iterations; the
     # decaying learning rate and shift: measured, 3 seeds, no more energy jumps (up to
     # 3.2 K per atom before), worst seed -6.72 -> -6.79 K at 120 iterations
-    # ... and backflow after them, at their final learning rate and shift: measured, 3
-    # seeds, -6.79...-6.82 -> -7.01...-7.03 K in 40 more iterations
     "helium-3d": {
         "cusp_init": 1.0,
         "three_body": True,
         **CAUTIOUS_SR,
         "learning_rate_end": 0.002,
         "diag_shift_end": 0.03,
-        "decay_iter": 120,
-        "backflow": True,
-        "backflow_start": 120,
         "n_iter": 160,
     },
     "gaussian": {"cusp_exponent": None},  # a soft potential: no cusp
     "calogero-sutherland": {"cusp_exponent": 1},  # the exact |x|^beta contact
 }
 
+#: The backflow phase of each named configuration that has one: on top of it, dropped
+#: with ``backflow=False`` and for the MPNNs.
+BACKFLOW_PHASES = {
+    # backflow for 60 more iterations at a fifth of the learning rate and three times the
+    # shift: measured, 3 seeds each, 0.04344 A^-2: -0.870...-0.876 -> -0.8825...-0.8838 K;
+    # 0.050 A^-2: -0.7676...-0.7861 K
+    "helium-2d": {
+        "learning_rate_end": 0.002,
+        "diag_shift_end": 0.03,
+        "decay_start": 120,
+        "decay_iter": 120,
+        "backflow": True,
+        "backflow_start": 120,
+        "n_iter": 180,
+    },
+    # backflow after the decay, at its final learning rate and shift: measured, 3 seeds,
+    # -6.79...-6.82 -> -7.01...-7.03 K in 40 more iterations
+    "helium-3d": {"decay_iter": 120, "backflow": True, "backflow_start": 120},
+}
+
 #: Settings of the named configurations that count iterations: they follow a given
-#: n_iter in proportion (helium-3d's backflow joins after three quarters of the run).
-ITERATION_SETTINGS = ("decay_iter", "backflow_start")
+#: n_iter in proportion (the backflow joins after two thirds of helium-2d's run).
+ITERATION_SETTINGS = ("decay_start", "decay_iter", "backflow_start")
 
 #: The settings in which NetKet's Examples/Continuous/Helium.py differs from RunConfig().
 NETKET_EXAMPLE = dict(
@@ -87,8 +102,9 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
     What the named configuration leaves open follows the settings given: the
     MPNNs get `CAUTIOUS_SR` and no backflow, ``driver="vmc"`` no clipping and
     no trust region, fewer than 3 particles no triplet factor,
-    ``backflow=False`` no ``backflow_start`` and ``decay_iter``, and another
-    ``n_iter`` the same share of it for those (`ITERATION_SETTINGS`).
+    ``backflow=False`` no backflow phase (`BACKFLOW_PHASES`), and another
+    ``n_iter`` the same share of it for the iterations at which a phase begins
+    (`ITERATION_SETTINGS`).
 
     ``configure(**config.flat())`` gives `config` back.
 
@@ -97,15 +113,13 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
     """
     OneOf(*SYSTEMS)("system", system)
     values = dict(SYSTEM_CONFIGURATIONS[system])
+    mpnn = settings.get("model") in ("mpnn", "edge-mpnn")
+    if settings.get("backflow", not mpnn) is not False:
+        values.update(BACKFLOW_PHASES.get(system, {}))
     if netket_example:
         values.update(NETKET_EXAMPLE)
-    if settings.get("model") in ("mpnn", "edge-mpnn"):
+    if mpnn:
         values.update(CAUTIOUS_SR)
-        if "backflow" not in settings:
-            values["backflow"] = False
-    if values.get("backflow") is False or settings.get("backflow") is False:
-        for name in ITERATION_SETTINGS:
-            values.pop(name, None)
     n_iter = settings.get("n_iter")
     if "n_iter" in values and POSITIVE_INTEGER.accepts(n_iter):
         share = n_iter / values["n_iter"]

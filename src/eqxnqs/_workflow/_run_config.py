@@ -256,6 +256,12 @@ class OptimizerConfig(Settings):
         "the diagonal shift at the last iteration, reached geometrically, or none (constant)",
         optional(POSITIVE_NUMBER),
     )
+    decay_start: int = setting(
+        0,
+        "the iteration from which the learning rate and shift move toward their ends; at "
+        "decay_iter: one step there (helium-2d: at the backflow's start)",
+        NON_NEGATIVE_INTEGER,
+    )
     decay_iter: int | None = setting(
         None,
         "the iteration at which learning_rate_end and diag_shift_end are reached; they stay "
@@ -298,6 +304,17 @@ class OptimizerConfig(Settings):
         require(
             self.decay_iter is None or self.decay_iter <= self.n_iter,
             f"decay_iter ({self.decay_iter}) must be at most n_iter ({self.n_iter}).",
+        )
+        require(
+            self.decay_start == 0
+            or self.learning_rate_end is not None
+            or self.diag_shift_end is not None,
+            "decay_start needs learning_rate_end or diag_shift_end.",
+        )
+        require(
+            self.decay_start <= (self.decay_iter or self.n_iter),
+            f"decay_start ({self.decay_start}) must be at most decay_iter "
+            f"({self.decay_iter or self.n_iter}).",
         )
         require(
             self.momentum is None or self.use_ntk is True,

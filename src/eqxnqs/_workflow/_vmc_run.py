@@ -300,8 +300,8 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
         seed=seed,
         sampler_seed=seed + 1,
     )
-    decay_iter = optimization.decay_iter or optimization.n_iter
-    learning_rate = schedule(optimization.learning_rate, optimization.learning_rate_end, decay_iter)
+    decay = (optimization.decay_start, optimization.decay_iter or optimization.n_iter)
+    learning_rate = schedule(optimization.learning_rate, optimization.learning_rate_end, *decay)
     optimizer = {"sgd": optax.sgd, "adam": optax.adam}[optimization.kind](learning_rate)
     if optimization.driver == "vmc_sr":
         # NetKet's construction message (online statistics) is muted.
@@ -309,9 +309,7 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
             return VMC_SR(
                 system.hamiltonian,
                 optimizer,
-                diag_shift=schedule(
-                    optimization.diag_shift, optimization.diag_shift_end, decay_iter
-                ),
+                diag_shift=schedule(optimization.diag_shift, optimization.diag_shift_end, *decay),
                 variational_state=vstate,
                 clip_local_energy=optimization.clip_local_energy,
                 max_norm=optimization.max_norm,
@@ -321,13 +319,20 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
 
 
-def schedule(start: float, end: float | None, n_iter: int):
-    """`start`, or a schedule from `start` at step 0 to `end` at step `n_iter`
-    (geometric), and `end` after it."""
+def schedule(start: float, end: float | None, begin: int, reach: int):
+    """`start`, or a schedule that holds `start` up to step `begin`, goes from it to
+    `end` at step `reach` (geometric; one step there when `begin` is `reach`), and
+    holds `end` after it."""
     if end is None:
         return start
+    if begin == reach:
+        return optax.piecewise_constant_schedule(start, {reach: end / start})
     return optax.exponential_decay(
-        start, transition_steps=n_iter, decay_rate=end / start, end_value=end
+        start,
+        transition_steps=reach - begin,
+        decay_rate=end / start,
+        transition_begin=begin,
+        end_value=end,
     )
 
 
