@@ -36,7 +36,7 @@ REFERENCE_SYSTEM = dict(
 #: The reference's network size: 4 layers of width 8; 512 samples, 16 chains.
 REFERENCE_SIZE = dict(mpnn_features=8, mpnn_layers=4, n_samples=512, n_chains=16)
 ROWS = {
-    "triplet": dict(three_body=True),
+    "triplet": dict(three_body=True, backflow=False),
     "triplet-backflow": dict(three_body=True, backflow=True),
     "mpnn-reference": dict(model="mpnn", mpnn_heads=1, **REFERENCE_SIZE),
     # Linteau et al.'s own network (eqxnqs.EdgeMPNN) at their size.

@@ -74,6 +74,8 @@ def test_helium_frontier_formats_a_row_and_its_gap():
     first, second = frontier.ANSATZE["backflow"]  # the second stage is a valid configuration
     flat = eqxnqs.configure(**frontier.CASES["3d"][0], **{**first, **second}).flat()
     assert flat["backflow"] and flat["three_body"] and flat["learning_rate_end"] == 0.002
+    default = eqxnqs.configure(**frontier.CASES["2d-0.050"][0], **frontier.ANSATZE["default"][0])
+    assert default.model.backflow_start == 120 and default.optimizer.n_iter == 180
     # without a backflow, each ansatz is what it says in 3D too (helium-3d's own has one)
     for name in ("deepset", "triplet"):
         config = eqxnqs.configure(**frontier.CASES["3d"][0], **frontier.ANSATZE[name][0])

@@ -305,12 +305,12 @@ def test_a_run_continues_with_more_factors_from_where_another_ended(tmp_path, ca
     tiny = TINY + ["--n-iter", "2", "--final-samples", "128", "--g1-samples", "8"]
     tiny += ["--g1-points", "3"]
     args = ["run", "helium-2d", *tiny]
-    config = _config(*args)
+    config = _config(*args, "--no-backflow")
     saved = build_model(config, config.build_system())
     saved = eqx.tree_at(lambda m: m.terms[1].strength, saved, jnp.asarray(-1.5))
     first.mkdir()
     eqxnqs.save(first / "model.eqx", saved)
-    args += ["--backflow", "--learning-rate-end", "0.005", "--diag-shift-end", "0.001"]
+    args += ["--backflow-start", "0", "--learning-rate-end", "0.005", "--diag-shift-end", "0.001"]
     assert main(args + ["--init-from", str(first), "--out", str(second)]) == 0
     assert capsys.readouterr().out.count("E/N =") == 1
     continued = eqxnqs.load(second / "model.eqx")
