@@ -206,7 +206,6 @@ _KILLED_RUN = """
 import os, signal, sys
 from eqxnqs._workflow import _checkpoint, _serialization
 from eqxnqs._workflow._cli import main
-from eqxnqs._workflow._vmc_run import schedule
 
 kind, at = sys.argv[1], int(sys.argv[2])
 writes, steps = [], []
