@@ -1,6 +1,6 @@
 """A short helium VMC run (eqxnqs sampler, kinetic energy and model), printed as JSON.
 
-test_sharding.py runs it in a subprocess.
+test_sharding.py runs it in a subprocess for two devices, and in its own process for one.
 
 Run it with ``NETKET_EXPERIMENTAL_SHARDING=1`` and
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` for two CPU devices.
@@ -18,7 +18,7 @@ import eqxnqs
 N_CHAINS, N_SAMPLES = 32, 512
 
 
-def main():
+def main() -> dict:
     system = eqxnqs.helium_1d(n_particles=4, density=0.3)
     potential = system.hamiltonian.operators[1]
     kinetic = eqxnqs.KineticEnergy(system.hilbert, mass=1.0)
@@ -51,19 +51,15 @@ def main():
     energy = vs.expect(hamiltonian)
     netket_energy = vs.expect(nk.operator.KineticEnergy(system.hilbert, mass=1.0) + potential)
     samples = vs.samples
-    print(
-        json.dumps(
-            {
-                "devices": jax.device_count(),
-                "sample_devices": len(samples.sharding.device_set),
-                "energy": float(energy.mean.real),
-                "error": float(energy.error_of_mean),
-                "netket_energy": float(netket_energy.mean.real),
-                "finite": bool(np.all(np.isfinite(np.asarray(samples)))),
-            }
-        )
-    )
+    return {
+        "devices": jax.device_count(),
+        "sample_devices": len(samples.sharding.device_set),
+        "energy": float(energy.mean.real),
+        "error": float(energy.error_of_mean),
+        "netket_energy": float(netket_energy.mean.real),
+        "finite": bool(np.all(np.isfinite(np.asarray(samples)))),
+    }
 
 
 if __name__ == "__main__":
-    main()
+    print(json.dumps(main()))

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import sharded_run
 from xla_flags import FAST_COMPILATION
 
 # One worker runs this module, so that its module-scoped runs happen once.
@@ -20,29 +21,27 @@ SCRIPT = pathlib.Path(__file__).with_name("sharded_run.py")
 DEADLOCK = "Termination timeout for `all gather"
 
 
-def _run(sharded: bool) -> dict:
+def _sharded_run() -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("NETKET_EXPERIMENTAL_SHARDING", "XLA_FLAGS")
     }
-    env["XLA_FLAGS"] = FAST_COMPILATION
-    if sharded:
-        env["NETKET_EXPERIMENTAL_SHARDING"] = "1"
-        # XLA runs both simulated devices' programs on one pool of (here) two threads; on
-        # a loaded machine one device can block in an all-gather while the other never
-        # gets a thread (seen in CI beside the other pytest worker; never alone). Such a
-        # deadlock aborts after 120 s and the run is repeated, at most twice; any other
-        # failure fails the test.
-        env["XLA_FLAGS"] = (
-            f"{FAST_COMPILATION} --xla_force_host_platform_device_count=2 "
-            "--xla_cpu_collective_call_terminate_timeout_seconds=120"
-        )
+    env["NETKET_EXPERIMENTAL_SHARDING"] = "1"
+    # XLA runs both simulated devices' programs on one pool of (here) two threads; on a
+    # loaded machine one device can block in an all-gather while the other never gets a
+    # thread (seen in CI beside the other pytest worker; never alone). Such a deadlock
+    # aborts after 120 s and the run is repeated, at most twice; any other failure fails
+    # the test.
+    env["XLA_FLAGS"] = (
+        f"{FAST_COMPILATION} --xla_force_host_platform_device_count=2 "
+        "--xla_cpu_collective_call_terminate_timeout_seconds=120"
+    )
     for _ in range(3):
         done = subprocess.run(
             [sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600
         )
-        if not (sharded and done.returncode != 0 and DEADLOCK in done.stderr):
+        if not (done.returncode != 0 and DEADLOCK in done.stderr):
             break
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -50,7 +49,8 @@ def _run(sharded: bool) -> dict:
 
 @pytest.fixture(scope="module")
 def runs():
-    return {"single": _run(sharded=False), "sharded": _run(sharded=True)}
+    # one device: this process (the suite's flags, no sharding)
+    return {"single": sharded_run.main(), "sharded": _sharded_run()}
 
 
 def test_samples_are_sharded_over_both_devices(runs):
