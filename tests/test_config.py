@@ -101,6 +101,9 @@ def test_named_configurations_per_system_and_model():
         (("backflow", False),): (0, 120, (0, None), (None, None)),
         (("model", "mpnn"),): (0, 120, (0, None), (None, None)),
     }
+    constant = eqxnqs.configure("helium-2d", learning_rate_end=None, diag_shift_end=None)
+    assert constant.model.backflow_start == 120
+    assert (constant.optimizer.decay_start, constant.optimizer.decay_iter) == (0, None)
     # a single width repeats
     model = eqxnqs.configure(layers_phi=3, features_phi=[8], layers_rho=2, features_rho=(4,)).model
     assert (model.features_phi, model.features_rho) == ((8, 8, 8), (4, 1))

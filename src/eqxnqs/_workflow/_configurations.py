@@ -102,7 +102,8 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
     What the named configuration leaves open follows the settings given: the
     MPNNs get `CAUTIOUS_SR` and no backflow, ``driver="vmc"`` no clipping and
     no trust region, fewer than 3 particles no triplet factor,
-    ``backflow=False`` no backflow phase (`BACKFLOW_PHASES`), and another
+    ``backflow=False`` no backflow phase (`BACKFLOW_PHASES`), constant rates
+    (no ``learning_rate_end`` and ``diag_shift_end``) no decay, and another
     ``n_iter`` the same share of it for the iterations at which a phase begins
     (`ITERATION_SETTINGS`).
 
@@ -120,6 +121,10 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
         values.update(NETKET_EXAMPLE)
     if mpnn:
         values.update(CAUTIOUS_SR)
+    ends = ("learning_rate_end", "diag_shift_end")
+    if all(settings.get(name, values.get(name)) is None for name in ends):
+        for name in ("decay_start", "decay_iter"):
+            values.pop(name, None)
     n_iter = settings.get("n_iter")
     if "n_iter" in values and POSITIVE_INTEGER.accepts(n_iter):
         share = n_iter / values["n_iter"]
