@@ -253,14 +253,14 @@ class MPNN(PeriodicLogAmplitude):
 
     @property
     def samples_per_step(self) -> int:
-        """Samples `eqxnqs.KineticEnergy` vectorises at a time: about 2^22 Jacobian entries.
+        """Samples `eqxnqs.KineticEnergy` vectorises at a time: about 2^19 Jacobian entries.
 
         An edge Jacobian holds ``N (N - 1) edge_features N D`` numbers per
-        sample (835,200 at N = 30 in 2D); measured there, 4 to 8 samples per
-        step are 1.4x faster than 36 or a vmap over all of them.
+        sample (417,600 at the reference size, N = 30 in 2D with width 8),
+        where one sample per step is the fastest on the CPU (Results page).
         """
         n = self.n_particles
-        return max(1, 2**22 // (n * (n - 1) * self.edge_features * self.n_dof))
+        return max(1, 2**19 // (n * (n - 1) * self.edge_features * self.n_dof))
 
     def grad_and_laplacian(
         self, x: Float[Array, " n_dof"], weights: Float[Array, "..."]

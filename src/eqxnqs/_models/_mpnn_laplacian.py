@@ -17,6 +17,11 @@ the network that a generic tracer does not see:
 3. **Node terms of edge maps.** A linear map of ``[e_ij, h_i, h_j]`` is
    ``W_e e_ij + W_i h_i + W_j h_j``: the node terms are multiplied once per
    node (N rows) and then gathered to the edges, instead of once per edge.
+4. **Attention as contractions.** Once nodes and edges depend on every
+   particle, keys and values are not formed per edge: the logits and the
+   messages are bilinear in node and edge states, and each of their
+   Jacobians is one contraction of an edge Jacobian with a value
+   (`_contract`, `_dense_messages`).
 
 The result is the same function's derivatives to rounding (tests: against
 NetKet's Hessian and folx, 1e-10).
@@ -97,6 +102,30 @@ def _mul(a: _Jet, b: _Jet) -> _Jet:
     return _Jet(value, jac, lap, a.metric)
 
 
+def _contract(spec: str, a: _Jet, b: _Jet) -> _Jet:
+    """``einsum(spec, a, b)`` of two dense jets (a bilinear map), by the product rule.
+
+    Nothing of the size of a Jacobian times the broadcast product is formed:
+    each term is one contraction of a Jacobian with the other value.
+    """
+    assert a.metric is None and b.metric is None, "contractions take dense jets"
+    value = jnp.einsum(spec, a.value, b.value)
+    if a.constant and b.constant:
+        return _Jet(value)
+    inputs, out = spec.split("->")
+    left, right = inputs.split(",")
+    jac, lap = [], []
+    if not a.constant:
+        jac.append(jnp.einsum(f"t{left},{right}->t{out}", a.jac, b.value))
+        lap.append(jnp.einsum(spec, a.lap, b.value))
+    if not b.constant:
+        jac.append(jnp.einsum(f"{left},t{right}->t{out}", a.value, b.jac))
+        lap.append(jnp.einsum(spec, a.value, b.lap))
+    if not (a.constant or b.constant):
+        lap.append(2.0 * jnp.einsum(f"t{left},t{right}->{out}", a.jac, b.jac))
+    return _Jet(value, sum(jac), sum(lap))
+
+
 def _sum(jet: _Jet, axis: int) -> _Jet:
     """Sum over value axis ``axis`` (non-negative; not over pairs for a pair jet)."""
     assert jet.metric is None or axis >= 2, "a sum over pairs needs a dense jet"
@@ -174,9 +203,52 @@ def _softmax(ops: _Expander, logits: _Jet, axis: int) -> _Jet:
     return _mul(exponentials, _apply(inverse, lambda v: jnp.expand_dims(v, axis)))
 
 
+def _dense_messages(ops: _Expander, layer, h: _Jet, e: _Jet, partners) -> _Jet:
+    """The attention's messages ``(N, width)`` for dense node and edge jets.
+
+    The same numbers as the general route of `_layer`, reordered so that no
+    key or value is formed per edge: with ``k_ij = K_h h_j + K_e e_ij``, the
+    logits are ``q_i . K_h h_j`` (a node-by-node product, gathered to the
+    edges) plus ``(K_e^T q_i) . e_ij``, and with ``v_ij = V_h h_j + V_e
+    e_ij`` the messages are ``sum_j a_ij V_h h_j`` (the attention as an
+    ``N x N`` matrix) plus ``V_e sum_j a_ij e_ij``. Each edge Jacobian is
+    read by a contraction instead of multiplied out.
+    """
+    n, m = partners.shape
+    heads, node = layer.n_heads, h.value.shape[-1]
+    width = layer.to_query.weight.shape[0]
+
+    def per_head(weight):  # (width, in) -> (heads, width / heads, in)
+        return weight.reshape(heads, width // heads, -1)
+
+    key_node = per_head(layer.to_key.weight[:, :node])
+    key_edge = per_head(layer.to_key.weight[:, node:])
+    value_node = per_head(layer.to_value.weight[:, :node])
+    value_edge = per_head(layer.to_value.weight[:, node:])
+
+    def node_map(weight):  # (heads, c, in): node states (N, in) -> (N, heads, c)
+        return lambda v: jnp.einsum("...i,hci->...hc", v, weight)
+
+    q = _apply(h, node_map(per_head(layer.to_query.weight)))
+    keys = _apply(h, node_map(key_node))
+    rows = np.arange(n)[:, None]
+    by_nodes = _apply(_contract("ihc,jhc->ijh", q, keys), lambda v: v[rows, partners])
+    query_edge = _apply(q, lambda v: jnp.einsum("ihc,hcg->ihg", v, key_edge))
+    by_edges = _contract("ihg,img->imh", query_edge, e)
+    logits = _apply(ops.add(by_nodes, by_edges), lambda v: v / np.sqrt(width // heads))
+    attention = _softmax(ops, logits, axis=1)  # (N, N - 1, heads)
+    # the attention as (N, N, heads), zero on the diagonal: a[i, j] = a[i, (j - i - 1) mod N]
+    slot = (np.arange(n)[None, :] - np.arange(n)[:, None] - 1) % n
+    off_diagonal = (1.0 - np.eye(n))[..., None]
+    matrix = _apply(attention, lambda v: v[rows, np.minimum(slot, m - 1)] * off_diagonal)
+    from_nodes = _contract("ijh,jhc->ihc", matrix, _apply(h, node_map(value_node)))
+    summed_edges = _contract("imh,img->ihg", attention, e)
+    from_edges = _apply(summed_edges, lambda v: jnp.einsum("ihg,hcg->ihc", v, value_edge))
+    return _apply(ops.add(from_nodes, from_edges), lambda v: v.reshape(n, -1))
+
+
 def _layer(ops: _Expander, layer, h: _Jet, e: _Jet, partners) -> tuple[_Jet, _Jet]:
     n, m = partners.shape
-    heads = layer.n_heads
 
     def to_edges_at_partner(v):
         return v[partners]
@@ -184,9 +256,27 @@ def _layer(ops: _Expander, layer, h: _Jet, e: _Jet, partners) -> tuple[_Jet, _Je
     def to_edges_at_self(v):
         return jnp.broadcast_to(v[:, None], (n, m) + v.shape[1:])
 
+    if h.constant or e.constant or e.metric is not None:
+        messages = _pair_messages(ops, layer, h, e, partners)
+    else:
+        messages = _dense_messages(ops, layer, h, e, partners)
+    h = ops.add(h, _mlp(ops, layer.node_update, [h, messages]))
+    update = _mlp(
+        ops, layer.edge_update, [e, h, h], expand=[None, to_edges_at_self, to_edges_at_partner]
+    )
+    return h, ops.add(e, update)
+
+
+def _pair_messages(ops: _Expander, layer, h: _Jet, e: _Jet, partners) -> _Jet:
+    """The attention's messages ``(N, width)`` as the forward pass writes them: keys
+    and values per edge. For the first layer, whose edge jets are pair jets and
+    whose nodes are constant."""
+    n, m = partners.shape
+    heads = layer.n_heads
+
     def pair_map(linear):  # linear([h_j, e_ij]) = W_h h_j + W_e e_ij
         node = h.value.shape[-1]
-        at_partner = _apply(_linear(h, linear.weight[:, :node]), to_edges_at_partner)
+        at_partner = _apply(_linear(h, linear.weight[:, :node]), lambda v: v[partners])
         return ops.add(at_partner, _linear(e, linear.weight[:, node:]))
 
     q = _apply(_linear(h, layer.to_query.weight), lambda v: v.reshape(n, heads, -1))
@@ -199,12 +289,7 @@ def _layer(ops: _Expander, layer, h: _Jet, e: _Jet, partners) -> tuple[_Jet, _Je
     logits = _apply(logits, lambda v: v / np.sqrt(q.value.shape[-1]))
     attention = _softmax(ops, logits, axis=1)
     weighted = _mul(_apply(attention, lambda v: v[..., None]), ops.dense(v))
-    messages = _apply(_sum(weighted, axis=1), lambda v: v.reshape(n, -1))
-    h = ops.add(h, _mlp(ops, layer.node_update, [h, messages]))
-    update = _mlp(
-        ops, layer.edge_update, [e, h, h], expand=[None, to_edges_at_self, to_edges_at_partner]
-    )
-    return h, ops.add(e, update)
+    return _apply(_sum(weighted, axis=1), lambda v: v.reshape(n, -1))
 
 
 def mpnn_grad_and_laplacian(model, x: Array, weights) -> tuple[Array, Array]:
