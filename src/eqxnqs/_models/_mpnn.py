@@ -253,14 +253,17 @@ class MPNN(PeriodicLogAmplitude):
 
     @property
     def samples_per_step(self) -> int:
-        """Samples `eqxnqs.KineticEnergy` vectorises at a time: about 2^19 Jacobian entries.
+        """Samples `eqxnqs.KineticEnergy` vectorises at a time.
 
         An edge Jacobian holds ``N (N - 1) edge_features N D`` numbers per
-        sample (417,600 at the reference size, N = 30 in 2D with width 8),
-        where one sample per step is the fastest on the CPU (Results page).
+        sample (417,600 at the reference size, N = 30 in 2D with width 8).
+        On the CPU, about 2^19 of them per step: one sample at the reference
+        size, the fastest there (Results page); on an accelerator, which
+        needs wide batches, 2^22 (10 samples), as in the README's H200 row.
         """
         n = self.n_particles
-        return max(1, 2**19 // (n * (n - 1) * self.edge_features * self.n_dof))
+        budget = 2**19 if jax.default_backend() == "cpu" else 2**22
+        return max(1, budget // (n * (n - 1) * self.edge_features * self.n_dof))
 
     def grad_and_laplacian(
         self, x: Float[Array, " n_dof"], weights: Float[Array, "..."]
