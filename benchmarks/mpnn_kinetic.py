@@ -9,8 +9,9 @@ heads), one set of samples, and the local kinetic energy
 
 - eqxnqs: `eqxnqs.KineticEnergy`, which takes `MPNN.grad_and_laplacian`: a
   forward Laplacian written out for this network (its pair-local first
-  layer, constant initial nodes, and node terms of edge maps multiplied per
-  node), mapped over the samples a few at a time with `lax.map`;
+  layer, constant initial nodes, node terms of edge maps multiplied per
+  node, and the later layers' attention as contractions), mapped over the
+  samples a few at a time with `lax.map` (one at a time on the CPU);
 - netket: `netket.operator.KineticEnergy` (the Hessian of each sample);
 - folx vmap dense / sparse: ``jax.vmap`` of ``folx.forward_laplacian`` over
   all samples, as the paper's code applies it, with sparsity off (0) and
