@@ -155,6 +155,26 @@ class _Expander(NamedTuple):
         n, d = self.scale.shape
         return _Jet(jet.value, jac.reshape((n * d,) + jet.value.shape), jet.lap)
 
+    def weighted_pair_sum(self, weights: _Jet, pairs: _Jet) -> _Jet:
+        """``sum_s weights[i, s, h] pairs[i, s, h, c]``: a dense jet ``(N, N - 1, heads)``
+        times a pair jet ``(N, N - 1, heads, c)``, summed over the partners, without
+        expanding the pair jet (its Jacobian enters through `selector`)."""
+        n, d = self.scale.shape
+        value = jnp.einsum("ish,ishc->ihc", weights.value, pairs.value)
+        # d(pairs[i, s]) / dx_kd = scale[k, d] selector[k, i, s] pairs.jac[d, i, s]
+        moved = jnp.einsum("ish,dishc->dishc", weights.value, pairs.jac)
+        jac = jnp.einsum("kd,kis,dishc->kdihc", self.scale, self.selector, moved)
+        jac = jac.reshape((n * d,) + value.shape)
+        jac = jac + jnp.einsum("tish,ishc->tihc", weights.jac, pairs.value)
+        along = weights.jac.reshape((n, d) + weights.value.shape)
+        along = jnp.einsum("kdish,kd,kis->dish", along, self.scale, self.selector)
+        lap = (
+            jnp.einsum("ish,ishc->ihc", weights.lap, pairs.value)
+            + jnp.einsum("ish,ishc->ihc", weights.value, pairs.lap)
+            + 2.0 * jnp.einsum("dish,dishc->ihc", along, pairs.jac)
+        )
+        return _Jet(value, jac, lap)
+
     def add(self, *jets: _Jet) -> _Jet:
         value = sum(jet.value for jet in jets)
         varying = [jet for jet in jets if not jet.constant]
@@ -288,6 +308,8 @@ def _pair_messages(ops: _Expander, layer, h: _Jet, e: _Jet, partners) -> _Jet:
     logits = _sum(_mul(q_at_edges, k), axis=3)
     logits = _apply(logits, lambda v: v / np.sqrt(q.value.shape[-1]))
     attention = _softmax(ops, logits, axis=1)
+    if v.metric is not None:
+        return _apply(ops.weighted_pair_sum(attention, v), lambda v: v.reshape(n, -1))
     weighted = _mul(_apply(attention, lambda v: v[..., None]), ops.dense(v))
     return _apply(_sum(weighted, axis=1), lambda v: v.reshape(n, -1))
 
