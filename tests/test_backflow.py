@@ -93,6 +93,15 @@ def test_backflow_derivatives_are_exact(dim):
     assert_exact_derivatives(_backflow(dim), _spread(x, BOXES[dim], N, dim, 0.5)[:3], dim, N)
 
 
+def test_an_iterated_backflow_is_exact_and_sampled_by_its_innermost_wavefunction():
+    # Backflow(Backflow(f)): f at the quasi-particles of the quasi-particles. The outer
+    # backflow's directions reach the inner one's directional Laplacian as dense columns.
+    model = _with_eta(eqxnqs.Backflow(_backflow(2), key=jax.random.key(2)), 0.3, seed=1)
+    assert model.surrogate is model.inner.inner and model.surrogate.has_fast_moves
+    x = random_configurations(jax.random.key(4), 60, N, BOXES[2])
+    assert_exact_derivatives(model, _spread(x, BOXES[2], N, 2, 0.5)[:3], 2, N)
+
+
 @pytest.mark.parametrize("name", ["deepset", "mcmillan", "triplet", "sum", "mpnn"])
 def test_second_derivatives_along_directions_are_exact(name):
     box, dim, n = BOXES[2], 2, 4

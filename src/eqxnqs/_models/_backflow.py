@@ -185,8 +185,9 @@ class Backflow(PeriodicLogAmplitude):
 
     @property
     def surrogate(self) -> PeriodicLogAmplitude:
-        """`inner` at the bare coordinates: the sampler's cheap stand-in."""
-        return self.inner
+        """`inner` at the bare coordinates (an iterated backflow's innermost wavefunction):
+        the sampler's cheap stand-in."""
+        return self.inner.surrogate if isinstance(self.inner, Backflow) else self.inner
 
     @property
     def samples_per_step(self) -> int:
