@@ -185,9 +185,10 @@ class Backflow(PeriodicLogAmplitude):
 
     @property
     def surrogate(self) -> PeriodicLogAmplitude:
-        """`inner` at the bare coordinates (an iterated backflow's innermost wavefunction):
-        the sampler's cheap stand-in."""
-        return self.inner.surrogate if isinstance(self.inner, Backflow) else self.inner
+        """`inner` at the bare coordinates, by its own surrogate if it has one (an iterated
+        backflow's innermost wavefunction): the sampler's cheap stand-in."""
+        surrogate = self.inner.surrogate
+        return self.inner if surrogate is None else surrogate
 
     @property
     def samples_per_step(self) -> int:
