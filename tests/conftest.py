@@ -2,14 +2,15 @@ import os
 import shutil
 import tempfile
 
-from xla_flags import DEFAULT_OPTIMISATION, FAST_COMPILATION
+from xla_flags import FAST_COMPILATION, IN_OWN_PROCESS
 
 # The suite's programs are tiny, so compiling them is most of its time: LLVM's optimisation
 # is turned off (XLA_FLAGS is read when JAX's backend starts, in this process and in every
 # subprocess, which inherits it). Numerics that depend on the optimisation (multiply-adds
-# contracted into FMAs) are tested at XLA's default in a process of their own
-# (test_activations.py sets DEFAULT_OPTIMISATION there).
-if not os.environ.get(DEFAULT_OPTIMISATION):
+# contracted into FMAs) are tested at XLA's default, and the convergence gate's long runs
+# at a faster optimisation level, each module in a process of its own
+# (xla_flags.run_in_a_process_of_its_own).
+if not IN_OWN_PROCESS:
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILATION}".strip()
 
 import jax

@@ -1,11 +1,5 @@
 """Saturated activations: second derivatives the same jitted or not, and exact."""
 
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -13,7 +7,12 @@ import mpmath
 import netket as nk
 import numpy as np
 import pytest
-from xla_flags import DEFAULT_OPTIMISATION, FAST_COMPILATION
+from xla_flags import (
+    IN_OWN_PROCESS,
+    XLA_DEFAULT,
+    only_in_a_process_of_its_own,
+    run_in_a_process_of_its_own,
+)
 
 import eqxnqs
 from eqxnqs._models._activations import (
@@ -27,8 +26,7 @@ from helpers import random_configurations
 # What these tests check depends on XLA's optimisation (JAX's tanh derivative turned into a
 # fused multiply-add gave saturated gelu units a second derivative of 1e-3 instead of 0),
 # which the rest of the suite turns off to compile faster: they run in a process of their
-# own at XLA's default (test_at_xlas_default_optimisation).
-AT_DEFAULT = bool(os.environ.get(DEFAULT_OPTIMISATION))
+# own at XLA's default (test_in_a_process_of_its_own).
 
 BOX, N = (3.0, 4.0), 5
 #: Every smooth jax.nn activation a run can name.
@@ -133,23 +131,9 @@ def test_saturated_units_have_the_exact_kinetic_energy(activation):
     np.testing.assert_allclose(ours, want, rtol=1e-10)
 
 
-@pytest.mark.skipif(AT_DEFAULT, reason="this is that process")
-def test_at_xlas_default_optimisation(request):
-    flags = os.environ.get("XLA_FLAGS", "").replace(FAST_COMPILATION, "").strip()
-    env = {**os.environ, DEFAULT_OPTIMISATION: "1", "XLA_FLAGS": flags}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-n0", "-p", "no:cacheprovider", __file__],
-        cwd=Path(__file__).parent.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
-    counts = dict((kind, int(n)) for n, kind in re.findall(r"(\d+) (passed|skipped)", done.stdout))
-    others = sum(item.path == request.node.path for item in request.session.items) - 1
-    assert counts == {"passed": others, "skipped": 1}, done.stdout[-500:]
+@pytest.mark.skipif(IN_OWN_PROCESS, reason="this is that process")
+def test_in_a_process_of_its_own(request):
+    run_in_a_process_of_its_own(request, XLA_DEFAULT)
 
 
-for _name, _test in list(globals().items()):
-    if _name.startswith("test_") and _name != "test_at_xlas_default_optimisation":
-        globals()[_name] = pytest.mark.skipif(not AT_DEFAULT, reason="at XLA's default only")(_test)
+only_in_a_process_of_its_own(globals())
