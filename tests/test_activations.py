@@ -7,12 +7,7 @@ import mpmath
 import netket as nk
 import numpy as np
 import pytest
-from xla_flags import (
-    IN_OWN_PROCESS,
-    XLA_DEFAULT,
-    only_in_a_process_of_its_own,
-    run_in_a_process_of_its_own,
-)
+from xla_flags import XLA_DEFAULT, run_in_a_process_of_its_own
 
 import eqxnqs
 from eqxnqs._models._activations import (
@@ -131,9 +126,4 @@ def test_saturated_units_have_the_exact_kinetic_energy(activation):
     np.testing.assert_allclose(ours, want, rtol=1e-10)
 
 
-@pytest.mark.skipif(IN_OWN_PROCESS, reason="this is that process")
-def test_in_a_process_of_its_own(request):
-    run_in_a_process_of_its_own(request, XLA_DEFAULT)
-
-
-only_in_a_process_of_its_own(globals())
+run_in_a_process_of_its_own(globals(), XLA_DEFAULT)

@@ -17,12 +17,7 @@ their iterations take a quarter of the time they take at the suite's fast compil
 
 import numpy as np
 import pytest
-from xla_flags import (
-    FAST_ITERATIONS,
-    IN_OWN_PROCESS,
-    only_in_a_process_of_its_own,
-    run_in_a_process_of_its_own,
-)
+from xla_flags import FAST_ITERATIONS, run_in_a_process_of_its_own
 
 import eqxnqs
 
@@ -43,9 +38,4 @@ def test_default_helium_run_converges(tmp_path, seed):
     assert energy.mean > 5.0, energy
 
 
-@pytest.mark.skipif(IN_OWN_PROCESS, reason="this is that process")
-def test_in_a_process_of_its_own(request):
-    run_in_a_process_of_its_own(request, FAST_ITERATIONS)
-
-
-only_in_a_process_of_its_own(globals())
+run_in_a_process_of_its_own(globals(), FAST_ITERATIONS)
