@@ -20,6 +20,7 @@ from .._models._activations import activation_by_name, activation_name
 from .._models._backflow import Backflow
 from .._models._edge_mpnn import EdgeMPNN
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
+from .._models._two_body import TwoBodyJastrow
 from .._models._mpnn import MPNN
 from .._models._pooling import pooling_name
 from .._models._rel_distance import DeepSetRelDistance
@@ -109,6 +110,11 @@ MODEL_CLASSES = {
         PowerLawJastrow,
         _boxed_hyperparameters,
         _built_from(PowerLawJastrow, keyed=False),
+    ),
+    "TwoBodyJastrow": (
+        TwoBodyJastrow,
+        _boxed_hyperparameters,
+        _built_from(TwoBodyJastrow, keyed=False),
     ),
     "TripletJastrow": (
         TripletJastrow,

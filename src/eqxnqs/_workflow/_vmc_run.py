@@ -17,6 +17,7 @@ from .._models._activations import activation_by_name
 from .._models._backflow import with_backflow
 from .._models._edge_mpnn import EdgeMPNN
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
+from .._models._two_body import TwoBodyJastrow
 from .._models._linteau import from_linteau
 from .._models._mpnn import MPNN
 from .._models._periodic import PeriodicLogAmplitude
@@ -154,6 +155,16 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
     elif model_config.jastrow == "power-law":
         terms.insert(
             0, PowerLawJastrow(system.box, system.n_particles, beta=model_config.jastrow_init)
+        )
+    elif model_config.jastrow == "two-body":
+        terms.insert(
+            0,
+            TwoBodyJastrow(
+                system.box,
+                system.n_particles,
+                potential=config.system.potential,
+                power=model_config.jastrow_init,
+            ),
         )
     if model_config.three_body:
         terms.append(TripletJastrow(system.box, system.n_particles))
