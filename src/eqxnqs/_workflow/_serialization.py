@@ -20,12 +20,12 @@ from .._models._activations import activation_by_name, activation_name
 from .._models._backflow import Backflow
 from .._models._edge_mpnn import EdgeMPNN
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
-from .._models._two_body import TwoBodyJastrow
 from .._models._mpnn import MPNN
 from .._models._pooling import pooling_name
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
 from .._models._triplet import TripletJastrow
+from .._models._two_body import TwoBodyJastrow
 
 FORMAT = "eqxnqs-model"
 FORMAT_VERSION = 1

@@ -17,13 +17,13 @@ from .._models._activations import activation_by_name
 from .._models._backflow import with_backflow
 from .._models._edge_mpnn import EdgeMPNN
 from .._models._jastrow import McMillanJastrow, PowerLawJastrow
-from .._models._two_body import TwoBodyJastrow
 from .._models._linteau import from_linteau
 from .._models._mpnn import MPNN
 from .._models._periodic import PeriodicLogAmplitude
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
 from .._models._triplet import TripletJastrow
+from .._models._two_body import TwoBodyJastrow
 from .._netket._adapter import make_mcstate, model_from_state
 from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
 from .._netket._vmc_sr import VMC_SR
