@@ -111,3 +111,21 @@ def test_saved_with_a_network_and_kept_bare_under_a_backflow(tmp_path):
     flowed = eqxnqs.with_backflow(model, key=jax.random.key(1))
     assert isinstance(flowed.terms[0], eqxnqs.TwoBodyJastrow)
     np.testing.assert_allclose(jax.vmap(flowed)(x), jax.vmap(model)(x), rtol=1e-12)
+
+
+def test_run_settings_build_it_in_place_of_the_cusp_or_refuse_in_one_line():
+    from eqxnqs._workflow._vmc_run import build_model
+
+    config = eqxnqs.configure(
+        "helium-2d", n_particles=30, density=0.050, jastrow="two-body", cusp_exponent=None
+    )
+    first_phase = config.replace(backflow=False, backflow_start=0)
+    factor, network, triplet = build_model(first_phase, config.build_system()).terms
+    assert isinstance(factor, eqxnqs.TwoBodyJastrow) and float(factor.power) == pytest.approx(1.0)
+    assert network.cusp is None and isinstance(triplet, eqxnqs.TripletJastrow)
+    # helium-2d's backflow phase keeps the factor at the bare coordinates.
+    bare, flowed = build_model(config, config.build_system()).terms
+    assert isinstance(bare, eqxnqs.TwoBodyJastrow) and isinstance(flowed, eqxnqs.Backflow)
+    small = config.replace(n_particles=2, three_body=False)
+    with pytest.raises(eqxnqs.ConfigError, match=r"^jastrow two-body: cutoff must be at most"):
+        build_model(small, small.build_system())

@@ -157,15 +157,16 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
             0, PowerLawJastrow(system.box, system.n_particles, beta=model_config.jastrow_init)
         )
     elif model_config.jastrow == "two-body":
-        terms.insert(
-            0,
-            TwoBodyJastrow(
+        try:
+            factor = TwoBodyJastrow(
                 system.box,
                 system.n_particles,
                 potential=config.system.potential,
                 power=model_config.jastrow_init,
-            ),
-        )
+            )
+        except ValueError as error:  # e.g. a box too small for its cut-off
+            raise ConfigError(f"jastrow two-body: {error}") from None
+        terms.insert(0, factor)
     if model_config.three_body:
         terms.append(TripletJastrow(system.box, system.n_particles))
     model = terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
