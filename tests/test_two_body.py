@@ -21,7 +21,7 @@ def _radial(model):
 
 @pytest.mark.parametrize("dim, potential", [(2, "hfdhe2"), (3, "hfdhe2"), (2, "hfd-b")])
 def test_profile_solves_the_zero_energy_pair_equation(dim, potential):
-    model = eqxnqs.TwoBodyJastrow((5.0,) * dim, 4, potential=potential)
+    model = eqxnqs.TwoBodyJastrow((5.0,) * dim, 4, HELIUM_POTENTIALS[potential])
     u, du, d2u = _radial(model)
     r = jnp.linspace(FIT_START, model.cutoff - model.width, 60)
     residual = jax.vmap(lambda r: d2u(r) + (dim - 1) * du(r) / r + du(r) ** 2)(r)
@@ -35,7 +35,7 @@ def test_profile_solves_the_zero_energy_pair_equation(dim, potential):
 
 @pytest.mark.parametrize("where", ["start of the fit", "cut-off", "start of the switch"])
 def test_profile_and_two_derivatives_are_continuous(where):
-    model = eqxnqs.TwoBodyJastrow(BOX_2D, 4)
+    model = eqxnqs.TwoBodyJastrow(BOX_2D, 4, eqxnqs.aziz_hfdhe2)
     r0 = {
         "start of the fit": FIT_START,
         "cut-off": model.cutoff,
@@ -50,7 +50,7 @@ def test_profile_and_two_derivatives_are_continuous(where):
 @pytest.mark.parametrize("box", [BOX_2D, (4.0, 4.5, 5.0)])
 def test_exact_derivatives_match_autodiff(box):
     n = 6
-    model = eqxnqs.TwoBodyJastrow(box, n, power=0.7)
+    model = eqxnqs.TwoBodyJastrow(box, n, eqxnqs.aziz_hfdhe2, power=0.7)
     # Close particles, so that pairs fall inside the cut-off, the switch and the Taylor core.
     x = random_configurations(jax.random.key(3), 8, n, (2.0,) * len(box))
     pair = jnp.concatenate([jnp.zeros(len(box)), jnp.full(len(box), 0.15 / len(box) ** 0.5)])
@@ -68,27 +68,28 @@ def test_exact_derivatives_match_autodiff(box):
 
 def test_two_body_local_energy_of_a_dimer():
     # Two atoms alone, far from the walls: E_L = V + kinetic, zero inside the fit.
-    model = eqxnqs.TwoBodyJastrow((9.0, 9.0), 2)
-    system = eqxnqs.helium(2, 0.05, dim=2)
+    model = eqxnqs.TwoBodyJastrow((9.0, 9.0), 2, eqxnqs.aziz_hfdhe2)
     for r in (0.55, 0.7, 0.85):
         x = jnp.asarray([4.0, 4.0, 4.0 + r, 4.0])
         grad, hessian = model.grad_and_hessian_diagonal(x)
         kinetic = -0.5 * float(jnp.sum(hessian + grad**2))
         assert kinetic + float(HELIUM_POTENTIALS["hfdhe2"](r)) == pytest.approx(0.0, abs=1e-5)
-    assert system.box  # the helium unit of length is the factor's
 
 
-def test_bad_settings_are_refused():
+def test_bad_settings_are_refused(tmp_path):
+    pair = eqxnqs.aziz_hfdhe2
     with pytest.raises(ValueError, match="at most half the shortest box side"):
-        eqxnqs.TwoBodyJastrow((2.0, 3.0), 3)
-    with pytest.raises(ValueError, match="unknown potential 'lj'"):
-        eqxnqs.TwoBodyJastrow(BOX_2D, 3, potential="lj")
-    with pytest.raises(ValueError, match="for 2D and 3D boxes"):
-        eqxnqs.TwoBodyJastrow((9.0,), 3)
+        eqxnqs.TwoBodyJastrow((2.0, 3.0), 3, pair)
+    with pytest.raises(ValueError, match="potential must be a function of the distance"):
+        eqxnqs.TwoBodyJastrow(BOX_2D, 3, "hfdhe2")
     with pytest.raises(ValueError, match="power must be a positive number"):
-        eqxnqs.TwoBodyJastrow(BOX_2D, 3, power=0.0)
+        eqxnqs.TwoBodyJastrow(BOX_2D, 3, pair, power=0.0)
     with pytest.raises(ValueError, match="cutoff - width must exceed"):
-        eqxnqs.TwoBodyJastrow(BOX_2D, 3, cutoff=0.4, width=0.3)
+        eqxnqs.TwoBodyJastrow(BOX_2D, 3, pair, cutoff=0.4, width=0.3)
+    soft = eqxnqs.TwoBodyJastrow(BOX_2D, 3, lambda r: 50.0 * jnp.exp(-2 * r**2))
+    with pytest.raises(TypeError, match="cannot save a TwoBodyJastrow of <function"):
+        eqxnqs.save(tmp_path / "m.eqx", soft)
+    assert not (tmp_path / "m.eqx").exists()
 
 
 def test_saved_with_a_network_and_kept_bare_under_a_backflow(tmp_path):
@@ -103,7 +104,9 @@ def test_saved_with_a_network_and_kept_bare_under_a_backflow(tmp_path):
         cusp_exponent=None,
         key=jax.random.key(0),
     )
-    model = eqxnqs.SumLogAmplitude(eqxnqs.TwoBodyJastrow(box, n, power=1.3), network)
+    model = eqxnqs.SumLogAmplitude(
+        eqxnqs.TwoBodyJastrow(box, n, eqxnqs.aziz_hfd_b, power=1.3), network
+    )
     eqxnqs.save(tmp_path / "m.eqx", model)
     loaded = eqxnqs.load(tmp_path / "m.eqx")
     x = random_configurations(jax.random.key(2), 3, n, box)

@@ -28,6 +28,7 @@ radius has one, and an optimiser finds it).
 
 import functools
 import math
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -38,7 +39,6 @@ from jaxtyping import Array, Float
 from numpy.polynomial import chebyshev
 
 from .._geometry import check_box, check_particle_count, minimum_image
-from .._systems._potentials import HELIUM_POTENTIALS
 from ._jastrow import checked_positive, inverse_softplus
 from ._pairwise import PairwiseLogAmplitude
 
@@ -51,11 +51,11 @@ DEGREE = 40
 
 @functools.cache
 def two_body_profile(
-    potential: str, dim: int, cutoff: float
+    potential: Callable, dim: int, cutoff: float
 ) -> tuple[tuple[float, ...], tuple[float, float, float]]:
     """The Chebyshev coefficients of ``u(r) - u(r_c)`` on ``[FIT_START, cutoff]`` (in
     ``x = (2r - r_0 - r_c) / (r_c - r_0)``), and ``(u, u', u'')`` at ``FIT_START``."""
-    pair = jax.jit(HELIUM_POTENTIALS[potential])
+    pair = jax.jit(potential)
 
     def v(r):
         return float(pair(r))
@@ -103,13 +103,13 @@ class TwoBodyJastrow(PairwiseLogAmplitude):
     """``log psi = lambda sum_{i<j} s(r_ij) (u(r_ij) - u(r_c))``: the zero-energy pair
     factor of the potential (see the module docstring), with learnable ``lambda > 0``.
 
-    Lengths in r_m (the helium unit of `eqxnqs.helium`); `power` returns lambda.
+    Lengths in the unit of the box and of the potential; `power` returns lambda.
     """
 
     c: Float[Array, ""]
     box: tuple[float, ...] = eqx.field(static=True)
     n_particles: int = eqx.field(static=True)
-    potential: str = eqx.field(static=True)
+    potential: Callable = eqx.field(static=True)
     cutoff: float = eqx.field(static=True)
     width: float = eqx.field(static=True)
     coefficients: tuple[float, ...] = eqx.field(static=True)
@@ -119,24 +119,21 @@ class TwoBodyJastrow(PairwiseLogAmplitude):
         self,
         box,
         n_particles: int,
+        potential: Callable,
         *,
-        potential: str = "hfdhe2",
         cutoff: float = 1.2,
         width: float = 0.3,
         power: float = 1.0,
     ):
-        """**Arguments:** `box` (side lengths, r_m), `n_particles`, the `potential`'s
-        name (one of `eqxnqs.helium`'s), the `cutoff` r_c (r_m; at most half the
-        shortest side) and the `width` w of the switch, and the initial `power`
-        lambda (> 0)."""
+        """**Arguments:** `box` (side lengths), `n_particles`, the pair `potential`
+        (a function of the distance, in units of hbar^2 / (m length^2) with the
+        box's length: `eqxnqs.aziz_hfdhe2` for helium in r_m), the `cutoff` r_c
+        (at most half the shortest side) and the `width` w of the switch, and
+        the initial `power` lambda (> 0)."""
         self.box = check_box(box)
         check_particle_count(n_particles)
-        if potential not in HELIUM_POTENTIALS:
-            raise ValueError(
-                f"unknown potential {potential!r}; choose one of {', '.join(HELIUM_POTENTIALS)}."
-            )
-        if len(self.box) not in (2, 3):
-            raise ValueError(f"the two-body factor is for 2D and 3D boxes; got {self.box}.")
+        if not callable(potential):
+            raise ValueError(f"potential must be a function of the distance; got {potential!r}.")
         cutoff, width = checked_positive("cutoff", cutoff), checked_positive("width", width)
         if not FIT_START < cutoff - width:
             raise ValueError(f"cutoff - width must exceed {FIT_START} r_m; got {cutoff} - {width}.")

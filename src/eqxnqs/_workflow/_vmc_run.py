@@ -32,6 +32,7 @@ from .._observables._one_body import one_body_density_matrix
 from .._observables._pair_distribution import pair_distribution
 from .._observables._structure_factor import luttinger_parameter, structure_factor
 from .._systems._hamiltonians import System
+from .._systems._potentials import HELIUM_POTENTIALS
 from ._checkpoint import (
     AtomicJsonLog,
     CheckpointCallback,
@@ -161,7 +162,7 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
             factor = TwoBodyJastrow(
                 system.box,
                 system.n_particles,
-                potential=config.system.potential,
+                HELIUM_POTENTIALS[config.system.potential],
                 power=model_config.jastrow_init,
             )
         except ValueError as error:  # e.g. a box too small for its cut-off
