@@ -160,10 +160,6 @@ class ModelConfig(Settings):
             "backflow_start needs backflow true.",
         )
         require(
-            not (self.jastrow == "two-body" and self.cusp_exponent),
-            "jastrow two-body is the hard core in place of the cusp: set cusp_exponent to None.",
-        )
-        require(
             not (self.kind != "deepset" and self.jastrow == "mcmillan" and self.cusp_exponent),
             f"model {self.kind} already has a McMillan factor (its cusp, exponent cusp_exponent); "
             "drop jastrow mcmillan or set cusp_exponent to None.",
