@@ -138,9 +138,8 @@ def test_bad_settings_are_one_line_errors_named_by_their_option():
         ),
         (dict(segment_moves=0), "segment_moves must be"),
         (dict(learning_rate_end=1e-3, decay_iter=500), r"decay_iter \(500\) must be at most"),
-        (dict(jastrow="two-body"), "^jastrow two-body is the hard core .* cusp_exponent to None.$"),
         (
-            dict(jastrow="two-body", cusp_exponent=None),
+            dict(jastrow="two-body"),
             "^jastrow two-body is for helium-2d and helium-3d; got system helium.$",
         ),
     ]
