@@ -86,6 +86,10 @@ def test_bad_settings_are_refused(tmp_path):
         eqxnqs.TwoBodyJastrow(BOX_2D, 3, pair, power=0.0)
     with pytest.raises(ValueError, match="cutoff - width must exceed"):
         eqxnqs.TwoBodyJastrow(BOX_2D, 3, pair, cutoff=0.4, width=0.3)
+    with pytest.raises(ValueError, match=r"finite at contact; got V\(0.0001\) = nan"):
+        eqxnqs.TwoBodyJastrow(BOX_2D, 3, lambda r: jnp.where(r > 0, jnp.nan, 0.0))
+    with pytest.raises(ValueError, match="the two-body equation did not solve"):
+        eqxnqs.TwoBodyJastrow(BOX_2D, 3, lambda r: 4.0 * (r**-12 - r**-6))
     soft = eqxnqs.TwoBodyJastrow(BOX_2D, 3, lambda r: 50.0 * jnp.exp(-2 * r**2))
     with pytest.raises(TypeError, match="cannot save a TwoBodyJastrow of <function"):
         eqxnqs.save(tmp_path / "m.eqx", soft)

@@ -17,8 +17,8 @@ with a learnable ``lambda > 0`` and a C2 switch s from 1 to 0 over
 is not zero, since ``r_c <= L/2``); a network supplies the rest.
 
 The profile u is solved once per potential, dimension and cut-off (scipy's
-LSODA, from the WKB slope ``u' = sqrt(V)`` deep in the core, where any start
-is drawn onto the solution within a hundredth of r_m) and stored as a
+LSODA, from the regular solution ``u' = V(r) r / D`` at ``r = 1e-4``, so the
+potential must be finite at contact, as Aziz's are) and stored as a
 Chebyshev series on ``[r_0, r_c]``. Below ``r_0`` (0.2 r_m, where e^{2u} is
 below e^{-50} of its value at r_m for helium) it goes on as its second-order
 Taylor polynomial at ``r_0``: u, u' and u'' are continuous, so the local
@@ -44,9 +44,12 @@ from ._pairwise import PairwiseLogAmplitude
 
 #: Where the Chebyshev series of u starts; below it, u's Taylor polynomial.
 FIT_START = 0.2
-#: Degree of the Chebyshev series (two-body local energy within 1e-4 of zero on [r_0, r_c]
-#: for the helium potentials).
+#: Degree of the Chebyshev series (for helium, the two-body local energy is within 1e-9 of V
+#: and 1e-5 of zero on [r_0, r_c - w]: `tests/test_two_body.py`).
 DEGREE = 40
+#: Where the regular solution starts, ``u' = V(r) r / D`` (exact to O(r^3) for a potential
+#: finite at contact).
+_ORIGIN = 1e-4
 
 
 @functools.cache
@@ -64,18 +67,29 @@ def two_body_profile(
         slope, _ = y
         return [v(r) - (dim - 1) * slope / r - slope * slope, slope]
 
-    start = FIT_START / 2
-    solution = scipy.integrate.solve_ivp(
-        rhs,
-        (start, cutoff),
-        [math.sqrt(v(start)), 0.0],
-        method="LSODA",
-        rtol=1e-11,
-        atol=1e-12,
-        dense_output=True,
-    )
-    if not solution.success:
-        raise RuntimeError(f"the two-body equation did not solve: {solution.message}")
+    if not math.isfinite(v(_ORIGIN)):
+        raise ValueError(
+            f"the two-body factor needs a potential finite at contact; got V({_ORIGIN:g}) = "
+            f"{v(_ORIGIN)}."
+        )
+    with np.errstate(all="raise"):
+        try:
+            solution = scipy.integrate.solve_ivp(
+                rhs,
+                (_ORIGIN, cutoff),
+                [v(_ORIGIN) * _ORIGIN / dim, 0.0],
+                method="LSODA",
+                rtol=1e-12,
+                atol=1e-12,
+                dense_output=True,
+            )
+        except (ArithmeticError, ValueError) as error:
+            solution = error
+    if not getattr(solution, "success", False):
+        raise ValueError(
+            "the two-body equation did not solve for this potential (it must be finite at "
+            f"contact): {getattr(solution, 'message', solution)}"
+        )
     n = 4 * DEGREE
     x = np.cos(np.pi * (np.arange(n) + 0.5) / n)
     r = FIT_START + (cutoff - FIT_START) * (x + 1.0) / 2.0
