@@ -138,10 +138,6 @@ def test_bad_settings_are_one_line_errors_named_by_their_option():
         ),
         (dict(segment_moves=0), "segment_moves must be"),
         (dict(learning_rate_end=1e-3, decay_iter=500), r"decay_iter \(500\) must be at most"),
-        (
-            dict(jastrow="two-body"),
-            "^jastrow two-body is for helium-2d and helium-3d; got system helium.$",
-        ),
     ]
     for settings, message in cases:
         with pytest.raises(eqxnqs.ConfigError, match=message):

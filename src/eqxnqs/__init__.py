@@ -36,7 +36,6 @@ from ._models._rel_distance import NETKET_LAYOUT as NETKET_LAYOUT
 from ._models._rel_distance import DeepSetRelDistance as DeepSetRelDistance
 from ._models._sum import SumLogAmplitude as SumLogAmplitude
 from ._models._triplet import TripletJastrow as TripletJastrow
-from ._models._two_body import TwoBodyJastrow as TwoBodyJastrow
 from ._netket._adapter import (
     make_mcstate as make_mcstate,
 )

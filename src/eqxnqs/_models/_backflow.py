@@ -199,7 +199,7 @@ class Backflow(PeriodicLogAmplitude):
 def with_backflow(model: PeriodicLogAmplitude, *, key: PRNGKeyArray, **options):
     """`model` with its soft part at backflow coordinates and its hard core at the bare ones.
 
-    McMillan, power-law and two-body factors, and a DeepSet's cusp term (split off
+    McMillan and power-law factors, and a DeepSet's cusp term (split off
     exactly as a McMillan factor, `DeepSetRelDistance.split_cusp`), stay at
     the bare coordinates; every other term goes into one `Backflow` (with
     `options`). The result equals `model` until eta is trained. Why: at
@@ -211,12 +211,11 @@ def with_backflow(model: PeriodicLogAmplitude, *, key: PRNGKeyArray, **options):
     from ._jastrow import McMillanJastrow, PowerLawJastrow
     from ._rel_distance import DeepSetRelDistance
     from ._sum import SumLogAmplitude
-    from ._two_body import TwoBodyJastrow
 
     terms = model.terms if isinstance(model, SumLogAmplitude) else (model,)
     bare, soft = [], []
     for term in terms:
-        if isinstance(term, (McMillanJastrow, PowerLawJastrow, TwoBodyJastrow)):
+        if isinstance(term, (McMillanJastrow, PowerLawJastrow)):
             bare.append(term)
         elif isinstance(term, DeepSetRelDistance):
             factor, term = term.split_cusp()

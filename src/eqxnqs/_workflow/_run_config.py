@@ -113,14 +113,12 @@ class ModelConfig(Settings):
     jastrow: str | None = setting(
         None,
         "a Jastrow factor times the network: mcmillan (-1/2 sum (b/|d|)^5), power-law "
-        "(beta sum log|d|), two-body (helium 2D and 3D: lambda times the zero-energy pair "
-        "factor of the potential up to 1.2 r_m, in place of the cusp), or none",
-        optional(OneOf("mcmillan", "power-law", "two-body")),
+        "(beta sum log|d|), or none",
+        optional(OneOf("mcmillan", "power-law")),
     )
     jastrow_init: float = setting(
         1.0,
-        "the Jastrow factor's starting b (mcmillan, a length), beta (power-law) or lambda "
-        "(two-body)",
+        "the Jastrow factor's starting b (mcmillan, a length) or beta (power-law)",
         POSITIVE_NUMBER,
     )
     three_body: bool = setting(
@@ -404,10 +402,6 @@ class RunConfig:
             )
         NON_NEGATIVE_INTEGER("seed", self.seed)
         n, chains = self.system.n_particles, self.sampler.n_chains
-        require(
-            self.model.jastrow != "two-body" or self.system.name in ("helium-2d", "helium-3d"),
-            f"jastrow two-body is for helium-2d and helium-3d; got system {self.system.name}.",
-        )
         require(
             not self.model.three_body or n >= 3,
             f"three_body needs at least 3 particles; got n_particles {n}.",

@@ -25,8 +25,6 @@ from .._models._pooling import pooling_name
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
 from .._models._triplet import TripletJastrow
-from .._models._two_body import TwoBodyJastrow
-from .._systems._potentials import HELIUM_POTENTIALS
 
 FORMAT = "eqxnqs-model"
 FORMAT_VERSION = 1
@@ -84,26 +82,6 @@ def _sum_from(hyper: dict, key) -> SumLogAmplitude:
     return SumLogAmplitude(*(_from_spec(spec, k) for spec, k in zip(hyper["terms"], keys)))
 
 
-def _two_body_hyperparameters(model: TwoBodyJastrow) -> dict:
-    names = {pair: name for name, pair in HELIUM_POTENTIALS.items()}
-    if model.potential not in names:
-        raise TypeError(
-            f"cannot save a TwoBodyJastrow of {model.potential!r}; eqxnqs saves those of the "
-            f"potentials {', '.join(HELIUM_POTENTIALS)}."
-        )
-    return {**_boxed_hyperparameters(model), "potential": names[model.potential]}
-
-
-def _two_body_from(hyper: dict, key) -> TwoBodyJastrow:
-    hyper = dict(hyper)
-    return TwoBodyJastrow(
-        hyper.pop("box"),
-        hyper.pop("n_particles"),
-        HELIUM_POTENTIALS[hyper.pop("potential")],
-        **hyper,
-    )
-
-
 def _backflow_hyperparameters(model: Backflow) -> dict:
     return {
         **model.hyperparameters(),
@@ -132,7 +110,6 @@ MODEL_CLASSES = {
         _boxed_hyperparameters,
         _built_from(PowerLawJastrow, keyed=False),
     ),
-    "TwoBodyJastrow": (TwoBodyJastrow, _two_body_hyperparameters, _two_body_from),
     "TripletJastrow": (
         TripletJastrow,
         _boxed_hyperparameters,

@@ -23,7 +23,6 @@ from .._models._periodic import PeriodicLogAmplitude
 from .._models._rel_distance import DeepSetRelDistance
 from .._models._sum import SumLogAmplitude
 from .._models._triplet import TripletJastrow
-from .._models._two_body import TwoBodyJastrow
 from .._netket._adapter import make_mcstate, model_from_state
 from .._netket._single_particle_sampler import LatticeStartGaussianRule, SingleParticleMetropolis
 from .._netket._vmc_sr import VMC_SR
@@ -32,7 +31,6 @@ from .._observables._one_body import one_body_density_matrix
 from .._observables._pair_distribution import pair_distribution
 from .._observables._structure_factor import luttinger_parameter, structure_factor
 from .._systems._hamiltonians import System
-from .._systems._potentials import HELIUM_POTENTIALS
 from ._checkpoint import (
     AtomicJsonLog,
     CheckpointCallback,
@@ -157,17 +155,6 @@ def build_model(config: RunConfig, system: System) -> PeriodicLogAmplitude:
         terms.insert(
             0, PowerLawJastrow(system.box, system.n_particles, beta=model_config.jastrow_init)
         )
-    elif model_config.jastrow == "two-body":
-        try:
-            factor = TwoBodyJastrow(
-                system.box,
-                system.n_particles,
-                HELIUM_POTENTIALS[config.system.potential],
-                power=model_config.jastrow_init,
-            )
-        except ValueError as error:  # e.g. a box too small for its cut-off
-            raise ConfigError(f"jastrow two-body: {error}") from None
-        terms.insert(0, factor)
     if model_config.three_body:
         terms.append(TripletJastrow(system.box, system.n_particles))
     model = terms[0] if len(terms) == 1 else SumLogAmplitude(*terms)
