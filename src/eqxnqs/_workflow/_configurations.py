@@ -47,7 +47,7 @@ SYSTEM_CONFIGURATIONS = {
 BACKFLOW_PHASES = {
     # backflow for 60 more iterations at a fifth of the learning rate and three times the
     # shift: measured, 3 seeds each, 0.04344 A^-2: -0.870...-0.876 -> -0.8825...-0.8838 K;
-    # 0.050 A^-2: -0.7676...-0.7861 K
+    # 0.050 A^-2, 4 seeds: -0.7633...-0.7824 K
     "helium-2d": {
         "learning_rate_end": 0.002,
         "diag_shift_end": 0.03,
