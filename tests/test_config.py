@@ -37,11 +37,15 @@ def test_named_configurations_per_system_and_model():
     cusp = {name: eqxnqs.configure(name).model.cusp_exponent for name in SYSTEMS}
     assert cusp == {
         "helium": 5,
-        "helium-2d": 5,
+        "helium-2d": 3,
         "helium-3d": 5,
         "gaussian": None,
         "calogero-sutherland": 1,
     }
+    # helium-2d's exponent 3 is its DeepSet's: the MPNNs keep McMillan's 5, and it yields
+    assert eqxnqs.configure("helium-2d", model="mpnn").model.cusp_exponent == 5
+    assert eqxnqs.configure("helium-2d", model="edge-mpnn").model.cusp_exponent == 5
+    assert eqxnqs.configure("helium-2d", cusp_exponent=5).model.cusp_exponent == 5
     assert eqxnqs.configure("gaussian", cusp_exponent=3).model.cusp_exponent == 3
     # SR: cautious for the MPNN and for helium-3d, where the DeepSet blew up; helium-2d's
     # DeepSet keeps the small shift, in a trust region of 20
@@ -203,14 +207,15 @@ def test_config_json_round_trips(tmp_path, system):
             ),
         ),
         # a development version before the SR schedules, MinSR and SPRING (and before
-        # helium-2d's trust region of 20 and its backflow phase: the run keeps its 100,
-        # its backflow from the start and its constant rates)
+        # helium-2d's trust region of 20, its backflow phase and its cusp exponent 3: the
+        # run keeps its 100, its backflow from the start, its constant rates and its 5)
         (
             "config_dev_helium-2d.json",
             eqxnqs.configure(
                 "helium-2d",
                 n_particles=30,
                 max_norm=100.0,
+                cusp_exponent=5,
                 density=0.05,
                 backflow=True,
                 backflow_start=0,
