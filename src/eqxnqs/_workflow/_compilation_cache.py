@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 
 import jax
-from jax._src import lru_cache
 
 #: Environment variable that moves the cache (a folder) or turns it off ("none").
 ENVIRONMENT = "EQXNQS_COMPILATION_CACHE"
@@ -41,7 +40,7 @@ def enable_compilation_cache(folder: str | os.PathLike | None = None) -> Path | 
     """
     existing = jax.config.jax_compilation_cache_dir
     if existing:
-        _bound(Path(existing))
+        _bound()
         return Path(existing)
     choice = os.environ.get(ENVIRONMENT) if folder is None else os.fspath(folder)
     if choice is not None and choice.strip().lower() == "none":
@@ -51,19 +50,10 @@ def enable_compilation_cache(folder: str | os.PathLike | None = None) -> Path | 
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    _bound(path)
+    _bound()
     return path
 
 
-def _bound(path: Path) -> None:
-    """Bound the cache in `path`, and give its entries written unbounded (by eqxnqs
-    0.2, or by another program) the access time that JAX's eviction reads:
-    without it every later write fails ("Error writing persistent compilation cache
-    entry ... FileNotFoundError")."""
+def _bound() -> None:
     if jax.config.jax_compilation_cache_max_size == -1:
         jax.config.update("jax_compilation_cache_max_size", MAX_SIZE)
-    for entry in path.glob(f"*{lru_cache._CACHE_SUFFIX}"):
-        key = entry.name.removesuffix(lru_cache._CACHE_SUFFIX)
-        access = path / f"{key}{lru_cache._ATIME_SUFFIX}"
-        if not access.exists():
-            access.write_bytes(entry.stat().st_mtime_ns.to_bytes(8, "little"))
