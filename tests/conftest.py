@@ -17,7 +17,6 @@ import jax
 import pytest
 
 import eqxnqs
-from eqxnqs._workflow._compilation_cache import MAX_SIZE
 
 # Many tests compile the same programs (tiny runs of one configuration, in the pytest-xdist
 # workers, in subprocesses and in notebook kernels): share JAX's persistent compilation
@@ -31,11 +30,6 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-# Bounded, so that JAX locks its entries: the workers never read one still being written.
-os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(MAX_SIZE))
-jax.config.update(
-    "jax_compilation_cache_max_size", int(os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"])
-)
 
 
 @pytest.hookimpl(tryfirst=True)
