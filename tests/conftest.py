@@ -17,10 +17,12 @@ import jax
 import pytest
 
 import eqxnqs
+from eqxnqs._workflow._compilation_cache import write_entries_whole
 
 # Many tests compile the same programs (tiny runs of one configuration, in the pytest-xdist
 # workers, in subprocesses and in notebook kernels): share JAX's persistent compilation
-# cache among them, in a folder of this session unless one is set.
+# cache among them, in a folder of this session unless one is set, each entry written whole
+# so that a process never reads one that another is still writing.
 _OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
 _CACHE = os.environ.setdefault(
     "JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="eqxnqs-test-jax-cache-")
@@ -30,6 +32,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+write_entries_whole()
 
 
 @pytest.hookimpl(tryfirst=True)
