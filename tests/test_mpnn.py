@@ -296,3 +296,56 @@ def test_one_sample_per_kinetic_step_at_the_reference_size_on_the_cpu():
     assert reference.samples_per_step == 1
     assert small.samples_per_step == 2**19 // (N * (N - 1) * small.edge_features * small.n_dof)
     assert small.samples_per_step > 1
+
+
+def test_in_box_keeps_each_edge_at_short_range_to_second_order():
+    model, _ = _model(2)
+    bigger = model.in_box((8.0, 9.0), 12)
+    assert (bigger.box, bigger.n_particles) == ((8.0, 9.0), 12)
+
+    def cluster(size):
+        """Five particles within about `size` of a point: every displacement is short."""
+        return (1.0 + size * jax.random.normal(jax.random.key(4), (N, 2))).reshape(-1)
+
+    def gap(size):
+        small = model.in_box(model.box, N)
+        big = bigger.in_box(bigger.box, N)  # back to N = 5, in the bigger box
+        return float(
+            jnp.max(jnp.abs(big.pair_states(cluster(size)) - small.pair_states(cluster(size))))
+        )
+
+    # exact to second order in the displacements: the gap shrinks as their cube
+    assert gap(0.05) == pytest.approx(1000 * gap(0.005), rel=0.05)
+    assert 0 < gap(0.005) < 1e-6
+    # with the embedding kept, a pair would mean another distance: wrong to first order
+    naive = eqx.tree_at(lambda m: m.edge_embedding, bigger, model.edge_embedding)
+    naive_gap = jnp.max(
+        jnp.abs(
+            naive.in_box(bigger.box, N).pair_states(cluster(0.05))
+            - model.pair_states(cluster(0.05))
+        )
+    )
+    assert naive_gap > 20 * gap(0.05)
+    same = model.in_box(model.box)
+    np.testing.assert_array_equal(same.edge_embedding.weight, model.edge_embedding.weight)
+    with pytest.raises(ValueError, match="a 3D box for a 2D network"):
+        model.in_box((1.0, 2.0, 3.0))
+
+
+def test_a_run_at_larger_n_starts_from_the_mpnn_in_its_own_box(tmp_path):
+    from eqxnqs._workflow._vmc_run import build_model
+
+    small = eqxnqs.configure(
+        "helium-2d", n_particles=8, density=0.05, cell="triangular", model="mpnn", mpnn_features=3
+    )
+    trained = perturbed(build_model(small, small.build_system()))
+    eqxnqs.save(tmp_path / "model.eqx", trained)
+    large = small.replace(n_particles=18, init_from=str(tmp_path))
+    system = large.build_system()
+    model = build_model(large, system)
+    mpnn = model.terms[1]
+    assert (mpnn.box, mpnn.n_particles) == (system.box, 18)
+    want = trained.terms[1].in_box(system.box, 18)
+    for got, expected in zip(jax.tree.leaves(mpnn), jax.tree.leaves(want)):
+        np.testing.assert_array_equal(got, expected)
+    assert float(model.terms[0].length) == float(trained.terms[0].length)
