@@ -44,7 +44,7 @@ from .._geometry import check_box, check_particle_count
 from .._typing import RealArray, typechecked
 from ._activations import activation_by_name
 from ._mlp import MLP, _dense, check_param_dtype, check_sizes, mlp
-from ._mpnn_graph import edge_features, embedding_in_box, neighbours
+from ._mpnn_graph import edge_features, neighbours
 from ._mpnn_laplacian import mpnn_grad_and_laplacian
 from ._periodic import PeriodicLogAmplitude
 
@@ -226,35 +226,6 @@ class MPNN(PeriodicLogAmplitude):
             readout_features=self.readout_features,
             activation=self.activation,
             param_dtype=self.param_dtype,
-        )
-
-    def in_box(self, box, n_particles: int | None = None) -> "MPNN":
-        """This network in another periodic `box` (and with `n_particles`, by default
-        its own), every parameter kept but the edge embedding's.
-
-        The embedding is rewritten (`embedding_in_box`) so that each edge starts
-        from the same function of the displacement in length units at short range:
-        a network trained at small N carries over to a larger N at the same density.
-        """
-        box = check_box(box)
-        if len(box) != self.dim:
-            raise ValueError(f"in_box: a {len(box)}D box for a {self.dim}D network.")
-        n_particles = self.n_particles if n_particles is None else n_particles
-        hyperparameters = self.hyperparameters() | dict(box=box, n_particles=n_particles)
-        arrays, static = eqx.partition(MPNN(**hyperparameters, key=jax.random.key(0)), eqx.is_array)
-        own = jax.tree.leaves(eqx.filter(self, eqx.is_array))
-        moved = eqx.combine(jax.tree.unflatten(jax.tree.structure(arrays), own), static)
-        dtype = self.edge_embedding.weight.dtype
-        weight, bias = embedding_in_box(
-            self.edge_embedding.weight,
-            self.edge_embedding.bias,
-            jnp.asarray(self.box, dtype=dtype),
-            jnp.asarray(box, dtype=dtype),
-        )
-        return eqx.tree_at(
-            lambda model: (model.edge_embedding.weight, model.edge_embedding.bias),
-            moved,
-            (weight, bias),
         )
 
     def pair_states(self, x: Float[Array, " n_dof"]) -> Float[Array, "n m edge"]:

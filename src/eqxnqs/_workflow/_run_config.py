@@ -141,8 +141,8 @@ class ModelConfig(Settings):
     init_from: str | None = setting(
         None,
         "start from the parameters of a saved model (model.eqx, a run folder, or a state of "
-        "Linteau et al., .mpack, for edge-mpnn): the same model at any N (an mpnn's edges "
-        "keep their meaning in length units), or the one inside the backflow",
+        "Linteau et al., .mpack, for edge-mpnn): the same model at any N, or the one inside "
+        "the backflow",
         optional(TEXT),
     )
 

@@ -262,33 +262,13 @@ def carried_over(template, source):
 
 def same_parameters(template, source):
     """`template` with the arrays of `source` when both have the same parameters (the
-    same names and shapes), else ``None``. An MPNN of `source` in another box is moved
-    to its template's (`MPNN.in_box`)."""
-    source = mpnns_in_boxes_of(template, source)
+    same names and shapes), else ``None``."""
     arrays, static = eqx.partition(template, eqx.is_array)
     paths, treedef = jax.tree_util.tree_flatten_with_path(arrays)
     source_paths, _ = jax.tree_util.tree_flatten_with_path(eqx.filter(source, eqx.is_array))
     if [(p, a.shape) for p, a in paths] != [(p, a.shape) for p, a in source_paths]:
         return None
     return eqx.combine(jax.tree.unflatten(treedef, [a for _, a in source_paths]), static)
-
-
-def mpnns_in_boxes_of(template, source):
-    """`source` with each of its MPNNs in the box of `template`'s MPNN at the same place,
-    or `source` itself if they differ in number."""
-
-    def mpnns(tree):
-        is_mpnn = lambda node: isinstance(node, MPNN)  # noqa: E731
-        return [node for node in jax.tree.leaves(tree, is_leaf=is_mpnn) if is_mpnn(node)]
-
-    targets, given = mpnns(template), mpnns(source)
-    if not given or [len(m.box) for m in targets] != [len(m.box) for m in given]:
-        return source
-    moved = [
-        mpnn if mpnn.box == target.box else mpnn.in_box(target.box, target.n_particles)
-        for mpnn, target in zip(given, targets)
-    ]
-    return eqx.tree_at(mpnns, source, moved)
 
 
 def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude):
