@@ -17,6 +17,7 @@ def torn_reads(cache, n_entries: int) -> int:
 
     Returns how many of them the reader found shorter than written.
     """
+    done = threading.Event()
     keys = [f"entry{index}" for index in range(n_entries)]
     torn = 0
 
@@ -24,14 +25,18 @@ def torn_reads(cache, n_entries: int) -> int:
         nonlocal torn
         for key in keys:
             while (value := cache.get(key)) is None:
-                pass
+                if done.is_set():  # the writer stopped before writing it
+                    return
             torn += len(value) != ENTRY_BYTES
 
     reader = threading.Thread(target=read)
     reader.start()
-    for key in keys:
-        cache.put(key, b"x" * ENTRY_BYTES)
-    reader.join()
+    try:
+        for key in keys:
+            cache.put(key, b"x" * ENTRY_BYTES)
+    finally:
+        done.set()
+        reader.join()
     return torn
 
 

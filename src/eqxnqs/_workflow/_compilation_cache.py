@@ -74,14 +74,13 @@ def write_entries_whole() -> None:
             raise ValueError("key cannot be empty")
         entry = Path(str(self.path)) / f"{key}{lru_cache._CACHE_SUFFIX}"
         if entry.exists():
-            return None
+            return
         temporary = entry.with_name(f".{entry.name}.{uuid.uuid4().hex}.partial")
         try:
             temporary.write_bytes(value)
             os.replace(temporary, entry)
         finally:
             temporary.unlink(missing_ok=True)
-        return None
 
     put.writes_whole = True
     cache.put = put
