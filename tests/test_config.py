@@ -103,8 +103,18 @@ def test_named_configurations_per_system_and_model():
         (): (120, 180, (120, 120), (0.002, 0.03)),
         (("n_iter", 60),): (40, 60, (40, 40), (0.002, 0.03)),
         (("backflow", False),): (0, 120, (0, None), (None, None)),
-        (("model", "mpnn"),): (0, 120, (0, None), (None, None)),
+        (("model", "mpnn"),): (0, 700, (0, 400), (0.002, 0.003)),
     }
+    # helium-2d's MPNN: Linteau et al.'s network and samples, no triplet factor, and its
+    # own decay, which follows a given n_iter; the edge-MPNN keeps the system's settings
+    mpnn = eqxnqs.configure("helium-2d", model="mpnn", n_iter=70)
+    assert (mpnn.model.mpnn_features, mpnn.model.mpnn_layers, mpnn.model.mpnn_heads) == (8, 4, 1)
+    assert (mpnn.sampler.n_chains, mpnn.sampler.n_samples) == (16, 512)
+    assert (mpnn.sampler.surrogate, mpnn.model.three_body) == ("fast-terms", False)
+    assert (mpnn.optimizer.decay_iter, mpnn.optimizer.diag_shift_end) == (40, 0.003)
+    assert eqxnqs.configure("helium-2d", model="mpnn", three_body=True).model.three_body
+    edge = eqxnqs.configure("helium-2d", model="edge-mpnn")
+    assert (edge.model.three_body, edge.optimizer.n_iter) == (True, 120)
     constant = eqxnqs.configure("helium-2d", learning_rate_end=None, diag_shift_end=None)
     assert constant.model.backflow_start == 120
     assert (constant.optimizer.decay_start, constant.optimizer.decay_iter) == (0, None)
