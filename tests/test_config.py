@@ -113,6 +113,8 @@ def test_named_configurations_per_system_and_model():
     assert (mpnn.sampler.surrogate, mpnn.model.three_body) == ("fast-terms", False)
     assert (mpnn.optimizer.decay_iter, mpnn.optimizer.diag_shift_end) == (40, 0.003)
     assert eqxnqs.configure("helium-2d", model="mpnn", three_body=True).model.three_body
+    gaussian = eqxnqs.configure("helium-2d", model="mpnn", sampler="gaussian").sampler
+    assert (gaussian.kind, gaussian.surrogate, gaussian.n_samples) == ("gaussian", "own", 512)
     edge = eqxnqs.configure("helium-2d", model="edge-mpnn")
     assert (edge.model.three_body, edge.optimizer.n_iter) == (True, 120)
     constant = eqxnqs.configure("helium-2d", learning_rate_end=None, diag_shift_end=None)

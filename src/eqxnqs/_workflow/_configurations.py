@@ -136,7 +136,8 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
 
     What the named configuration leaves open follows the settings given: the
     MPNNs get `CAUTIOUS_SR`, no backflow and none of `DEEPSET_SETTINGS` (the
-    ``"mpnn"`` model gets `MPNN_SETTINGS`),
+    ``"mpnn"`` model gets `MPNN_SETTINGS`, less its surrogate for another
+    sampler),
     ``driver="vmc"`` no clipping and no trust region, fewer than 3 particles
     no triplet factor,
     ``backflow=False`` no backflow phase (`BACKFLOW_PHASES`), constant rates
@@ -160,6 +161,8 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
         values.update(CAUTIOUS_SR)
         if settings["model"] == "mpnn":
             values.update(MPNN_SETTINGS.get(system, {}))
+            if settings.get("sampler", "single-particle") != "single-particle":
+                values.pop("surrogate", None)  # its surrogate needs single-particle moves
     else:
         values.update(DEEPSET_SETTINGS.get(system, {}))
     ends = ("learning_rate_end", "diag_shift_end")
