@@ -161,7 +161,8 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
         values.update(CAUTIOUS_SR)
         if settings["model"] == "mpnn":
             values.update(MPNN_SETTINGS.get(system, {}))
-            if settings.get("sampler", "single-particle") != "single-particle":
+            sampler = settings.get("sampler", values.get("sampler", GROUPS["sampler"]().kind))
+            if sampler != "single-particle":
                 values.pop("surrogate", None)  # its surrogate needs single-particle moves
     else:
         values.update(DEEPSET_SETTINGS.get(system, {}))
