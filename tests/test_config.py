@@ -154,6 +154,11 @@ def test_bad_settings_are_one_line_errors_named_by_their_option():
         ),
         (dict(segment_moves=0), "segment_moves must be"),
         (dict(learning_rate_end=1e-3, decay_iter=500), r"decay_iter \(500\) must be at most"),
+        (dict(momentum_start=5), "^momentum_start needs momentum.$"),
+        (
+            dict(use_ntk=True, momentum=0.9, momentum_start=101),
+            r"^momentum_start \(101\) must be at most n_iter \(100\)\.$",
+        ),
     ]
     for settings, message in cases:
         with pytest.raises(eqxnqs.ConfigError, match=message):

@@ -279,6 +279,12 @@ class OptimizerConfig(Settings):
         "SPRING's momentum in [0, 1) (needs use_ntk true), or none",
         optional(between(0, 1, closed_low=True)),
     )
+    momentum_start: int = setting(
+        0,
+        "the iteration from which the momentum applies; plain MinSR before it (the MPNN's "
+        "helium-2d configuration: after its decay)",
+        NON_NEGATIVE_INTEGER,
+    )
     clip_local_energy: float | None = setting(
         5.0,
         "clip local energies to median +- this many mean absolute deviations in the "
@@ -319,6 +325,14 @@ class OptimizerConfig(Settings):
         require(
             self.momentum is None or self.use_ntk is True,
             "momentum (SPRING) works in sample space: set use_ntk to true.",
+        )
+        require(
+            self.momentum_start == 0 or self.momentum is not None,
+            "momentum_start needs momentum.",
+        )
+        require(
+            self.momentum_start <= self.n_iter,
+            f"momentum_start ({self.momentum_start}) must be at most n_iter ({self.n_iter}).",
         )
         for name in ("clip_local_energy", "max_norm", "diag_shift_end", "use_ntk", "momentum"):
             require(

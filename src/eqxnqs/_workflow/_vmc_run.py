@@ -314,9 +314,16 @@ def build_driver(config: RunConfig, system: System, model: PeriodicLogAmplitude)
                 clip_local_energy=optimization.clip_local_energy,
                 max_norm=optimization.max_norm,
                 use_ntk=optimization.use_ntk,
-                momentum=optimization.momentum,
+                momentum=switched_on(optimization.momentum, optimization.momentum_start),
             )
     return nk.driver.VMC(system.hamiltonian, optimizer, variational_state=vstate)
+
+
+def switched_on(value: float | None, start: int):
+    """`value`, or a schedule that is 0 before step `start` and `value` from it."""
+    if value is None or start == 0:
+        return value
+    return lambda step: jnp.where(step < start, 0.0, value)
 
 
 def schedule(start: float, end: float | None, begin: int, reach: int):
