@@ -295,26 +295,30 @@ def test_the_rates_hold_then_decay_geometrically_or_step():
     assert schedule(0.01, None, 0, 120) == 0.01
 
 
+def _four_iterations(**settings) -> eqxnqs.RunConfig:
+    """Four iterations of a small helium run, with `settings` on top."""
+    return eqxnqs.configure(
+        n_particles=4,
+        features_phi=(4, 4),
+        layers_rho=2,
+        features_rho=(4, 1),
+        n_samples=64,
+        n_chains=8,
+        n_discard_per_chain=8,
+        g1_samples=8,
+        g1_points=2,
+        n_iter=4,
+        **settings,
+    )
+
+
 def test_spring_momentum_joins_at_momentum_start(tmp_path):
     # Plain MinSR before momentum_start: the same iterations as a run without momentum,
     # and a different one from the first step with it.
     energies = {}
     for momentum in (None, 0.9):
-        config = eqxnqs.configure(
-            n_particles=4,
-            features_phi=(4, 4),
-            layers_rho=2,
-            features_rho=(4, 1),
-            n_samples=64,
-            n_chains=8,
-            n_discard_per_chain=8,
-            final_samples=64,
-            g1_samples=8,
-            g1_points=2,
-            n_iter=4,
-            use_ntk=True,
-            momentum=momentum,
-            momentum_start=2 if momentum else 0,
+        config = _four_iterations(
+            final_samples=64, use_ntk=True, momentum=momentum, momentum_start=2 if momentum else 0
         )
         eqxnqs.run_vmc(config, tmp_path / str(momentum), show_progress=False)
         log = json.loads((tmp_path / str(momentum) / "log.json").read_text())
@@ -326,18 +330,8 @@ def test_spring_momentum_joins_at_momentum_start(tmp_path):
 def test_the_backflow_joins_at_backflow_start_and_the_run_resumes_on_either_side(tmp_path):
     # Iterations 0 and 1 without backflow, 2 and 3 with it, in one run and one log; the
     # learning rate's schedule and the step count go on across the switch.
-    config = eqxnqs.configure(
-        n_particles=4,
-        features_phi=(4, 4),
-        layers_rho=2,
-        features_rho=(4, 1),
-        n_samples=64,
-        n_chains=8,
-        n_discard_per_chain=8,
+    config = _four_iterations(
         final_samples=256,
-        g1_samples=8,
-        g1_points=2,
-        n_iter=4,
         learning_rate_end=0.005,
         decay_iter=2,
         backflow=True,
