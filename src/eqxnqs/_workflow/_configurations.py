@@ -99,7 +99,7 @@ BACKFLOW_PHASES = {
 
 #: Settings of the named configurations that count iterations: they follow a given
 #: n_iter in proportion (the backflow joins after two thirds of helium-2d's run).
-ITERATION_SETTINGS = ("decay_start", "decay_iter", "backflow_start", "momentum_start")
+ITERATION_SETTINGS = ("decay_start", "decay_iter", "backflow_start")
 
 #: The settings in which NetKet's Examples/Continuous/Helium.py differs from RunConfig().
 NETKET_EXAMPLE = dict(
@@ -166,8 +166,6 @@ def configure(system: str = "helium", *, netket_example: bool = False, **setting
                 values.pop("surrogate", None)  # its surrogate needs single-particle moves
     else:
         values.update(DEEPSET_SETTINGS.get(system, {}))
-    if settings.get("momentum", values.get("momentum")) is None:
-        values.pop("momentum_start", None)
     ends = ("learning_rate_end", "diag_shift_end")
     if all(settings.get(name, values.get(name)) is None for name in ends):
         for name in ("decay_start", "decay_iter"):

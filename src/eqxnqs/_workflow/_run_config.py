@@ -281,8 +281,7 @@ class OptimizerConfig(Settings):
     )
     momentum_start: int = setting(
         0,
-        "the iteration from which the momentum applies; plain MinSR before it (the MPNN's "
-        "helium-2d configuration: after its decay)",
+        "the iteration from which the momentum applies; plain MinSR before it",
         NON_NEGATIVE_INTEGER,
     )
     clip_local_energy: float | None = setting(
